@@ -1,0 +1,32 @@
+"""xling_jax: cross-lingual Transformer encoder-decoders in JAX/Flax."""
+import setuptools
+
+setuptools.setup(
+    name="xling_jax",
+    version="0.1.0",
+    description="JAX/Flax research code for cross-lingual encoder-decoder models.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["xling_jax", "xling_jax.*"]),
+    install_requires=[
+        "jax>=0.7",
+        "flax>=0.11",
+        "optax>=0.2.4",
+        "orbax-checkpoint>=0.11",
+        "grain>=0.2.12",
+        # tensorflow-datasets 4.9.x reads array_record without TensorFlow but
+        # forgets to declare importlib_resources.
+        "tensorflow-datasets>=4.9.7",
+        "importlib_resources",
+        "array_record>=0.7",
+        "sentencepiece>=0.2",
+        "sacrebleu>=2.4",
+        "ml_collections>=1.0",
+        "tensorboardX>=2.6",
+        "rich>=13",
+        "numpy",
+    ],
+    extras_require={"dev": ["pytest>=8", "pytest-timeout"]},
+    entry_points={"console_scripts": ["xling = xling_jax.cli.main:main"]},
+)

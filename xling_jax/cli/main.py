@@ -1,0 +1,154 @@
+"""`xling`: data, train, translate, eval.
+
+Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
+"""
+import argparse
+import json
+import sys
+
+from xling_jax.errors import UserError
+
+
+def _split_config_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Pulls `--config.KEY=VALUE` (or `--config.KEY VALUE`) out of argv."""
+    rest, overrides, i = [], {}, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--config."):
+            key, eq, value = arg[len("--config."):].partition("=")
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UserError(f"{arg} needs a value: {arg}=VALUE")
+                value, i = argv[i + 1], i + 1
+            overrides[key] = value
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, overrides
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xling", description="Cross-lingual encoder-decoder models in JAX/Flax.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build datasets").add_subparsers(dest="data_command", required=True)
+    build = data.add_parser("build", help="build a dataset (TFDS, array_record) into the data directory")
+    build.add_argument("name")
+    build.add_argument("--data_dir", default="", help="default: $XLING_DATA_DIR or ~/.cache/xling_jax/datasets")
+    build.add_argument("--install", action="store_true", help="apt-get install missing Debian packages first")
+
+    train = sub.add_parser("train", help="train (or resume) a model",
+                           epilog="Any config key can be set with --config.KEY=VALUE, e.g. --config.train.steps=100")
+    train.add_argument("--config", default=None, help="Python config file with get_config() (default: the "
+                                                      "English<->Spanish Bible model)")
+    train.add_argument("--workdir", required=True, help="run directory: checkpoints, metrics, tokenizer")
+
+    tr = sub.add_parser("translate", help="translate stdin (or --input) line by line")
+    tr.add_argument("--workdir", required=True)
+    tr.add_argument("--src", required=True, help="source language code")
+    tr.add_argument("--tgt", required=True, help="target language code")
+    tr.add_argument("--input", default=None, help="file to translate (default: stdin)")
+    tr.add_argument("--output", default=None, help="file to write (default: stdout)")
+    tr.add_argument("--batch_size", type=int, default=0, help="sentences per batch (default: config.decode)")
+
+    ev = sub.add_parser("eval", help="sacreBLEU and chrF++ per direction on a dataset split")
+    ev.add_argument("--workdir", required=True)
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--data_dir", default="")
+    ev.add_argument("--limit", type=int, default=0, help="only the first N examples (0: all)")
+    ev.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    return p
+
+
+def cmd_data_build(args) -> None:
+    from xling_jax.data import registry
+    builder = registry.build(args.name, args.data_dir, install=args.install)
+    info = getattr(builder, "info", None)
+    if info is not None:
+        sizes = {name: split.num_examples for name, split in info.splits.items()}
+        print(json.dumps({"dataset": args.name, "data_dir": builder.data_dir, "splits": sizes}))
+
+
+def cmd_train(args, overrides) -> None:
+    from xling_jax.configs import loading
+    from xling_jax.training.train import train_and_evaluate
+    config = loading.load_config_file(args.config)
+    loading.apply_overrides(config, overrides)
+    train_and_evaluate(config, args.workdir)
+
+
+def _read_lines(path: str | None) -> list[str]:
+    try:
+        raw = sys.stdin.buffer.read() if path is None else open(path, "rb").read()
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from None
+    text = raw.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # a trailing newline ends the last line; it does not start a new one
+    return [l.rstrip("\r") for l in lines]
+
+
+def cmd_translate(args) -> None:
+    from xling_jax.decoding.load import load_run
+    from xling_jax.decoding.translate import Translator
+    run = load_run(args.workdir)
+    languages = sorted({l for d in run.config.data.directions for l in d.split("-")})
+    for flag, lang in (("--src", args.src), ("--tgt", args.tgt)):
+        if lang not in languages:
+            raise UserError(f"{flag} {lang!r}: this model knows {', '.join(languages)}")
+    if args.batch_size:
+        run.config.decode.batch_size = args.batch_size
+    lines = _read_lines(args.input)
+    warn = lambda msg: print(f"xling: warning: {msg}", file=sys.stderr)
+    translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
+    if args.input:
+        from rich.progress import Progress
+        from rich.console import Console
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
+            task = bar.add_task("translating", total=len(lines))
+            outputs = translator.translate(lines, args.tgt, progress=lambda n: bar.advance(task, n), warn=warn)
+    else:
+        outputs = translator.translate(lines, args.tgt, warn=warn)
+    text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def cmd_eval(args) -> None:
+    from xling_jax.decoding.load import load_run
+    from xling_jax.evaluation.bleu import evaluate
+    run = load_run(args.workdir, args.step)
+    print(json.dumps(evaluate(run, args.split, args.data_dir or None, args.limit), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        argv, overrides = _split_config_overrides(argv)
+        args = _parser().parse_args(argv)
+        if overrides and args.command != "train":
+            raise UserError("--config.KEY=VALUE overrides only apply to `xling train`")
+        if args.command == "data":
+            cmd_data_build(args)
+        elif args.command == "train":
+            cmd_train(args, overrides)
+        elif args.command == "translate":
+            cmd_translate(args)
+        elif args.command == "eval":
+            cmd_eval(args)
+    except UserError as e:
+        print(f"xling: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xling: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared sentencepiece vocabulary with target-language tags (`<2es>`)."""
+import io
+import os
+import random
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import sentencepiece as spm
+
+PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
+FILENAME = "tokenizer.model"
+
+
+def lang_tag(lang: str) -> str:
+    return f"<2{lang}>"
+
+
+def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Sequence[str],
+          model_type: str = "unigram", max_sentences: int = 200_000, seed: int = 0) -> None:
+    """Trains a sentencepiece model on `sentences` and writes it atomically to `path`."""
+    sentences = [s for s in sentences if s.strip()]
+    if len(sentences) > max_sentences:
+        sentences = random.Random(seed).sample(sentences, max_sentences)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
+        character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
+        user_defined_symbols=[lang_tag(l) for l in languages], normalization_rule_name="nmt_nfkc",
+        num_threads=os.cpu_count() or 1, minloglevel=2,
+        # Keep vocab_size a hard limit only where the corpus allows it.
+        hard_vocab_limit=False)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(model.getvalue())
+    os.replace(tmp, path)
+
+
+class Tokenizer:
+    """Encodes text to ids (no EOS added) and decodes ids (stopping at EOS)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.sp = spm.SentencePieceProcessor(model_file=path)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sp.get_piece_size()
+
+    def tag_id(self, lang: str) -> int:
+        i = self.sp.piece_to_id(lang_tag(lang))
+        if i == UNK_ID:
+            raise KeyError(lang)
+        return i
+
+    def languages(self) -> list[str]:
+        pieces = (self.sp.id_to_piece(i) for i in range(self.vocab_size))
+        return [p[2:-1] for p in pieces if p.startswith("<2") and p.endswith(">") and self.sp.is_control(
+            self.sp.piece_to_id(p)) is False and len(p) > 3]
+
+    def encode(self, text: str) -> list[int]:
+        return self.sp.encode(text)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.sp.encode(list(texts))
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        ids = [int(i) for i in ids]
+        if EOS_ID in ids:
+            ids = ids[:ids.index(EOS_ID)]
+        return self.sp.decode([i for i in ids if i != PAD_ID])

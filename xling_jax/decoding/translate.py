@@ -1,0 +1,54 @@
+"""Batched translation of text: length-sorted batches, few compiled shapes, order restored."""
+import functools
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from xling_jax.data.tokenizer import EOS_ID, Tokenizer
+from xling_jax.decoding.greedy import greedy
+
+MAX_SOURCE_LEN = 512  # longer inputs are cut (and reported), not crashed on
+
+
+def bucket(n: int, minimum: int = 16) -> int:
+    """Pads lengths to powers of two (at least `minimum`) so only a few shapes compile."""
+    return max(minimum, 1 << math.ceil(math.log2(max(n, 1))))
+
+
+class Translator:
+    """Translates lists of sentences with a trained model's params."""
+
+    def __init__(self, model, params, tokenizer: Tokenizer, decode_config):
+        self.model, self.params, self.tokenizer, self.dc = model, params, tokenizer, decode_config
+        self._greedy = jax.jit(functools.partial(greedy, model=model), static_argnames="max_len")
+
+    def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
+                  warn: Callable[[str], None] | None = None) -> list[str]:
+        tag = self.tokenizer.tag_id(tgt_lang)
+        encoded = []
+        for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
+            ids = [tag] + ids + [EOS_ID]
+            if len(ids) > MAX_SOURCE_LEN:
+                if warn:
+                    warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")
+                ids = ids[:MAX_SOURCE_LEN - 1] + [EOS_ID]
+            encoded.append(ids)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        outputs = [""] * len(texts)
+        bs = self.dc.batch_size
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            length = bucket(max(len(encoded[i]) for i in idx))
+            src = np.zeros((bs, length), np.int32)  # a fixed batch size: one compile per length bucket
+            for row, i in enumerate(idx):
+                src[row, :len(encoded[i])] = encoded[i]
+            max_len = int(self.dc.max_len_a * length + self.dc.max_len_b)
+            out = np.asarray(self._greedy(self.params, src, max_len=max_len))
+            for row, i in enumerate(idx):
+                outputs[i] = self.tokenizer.decode(out[row]) if texts[i].strip() else ""
+            if progress:
+                progress(len(idx))
+        return outputs

@@ -1,0 +1,12 @@
+"""Models, picked by `config.model.name`."""
+from xling_jax.errors import UserError
+from xling_jax.model.transformer import Transformer, TransformerConfig
+
+MODELS = {"transformer": (Transformer, TransformerConfig)}
+
+
+def build_model(model_config, vocab_size: int):
+    if model_config.name not in MODELS:
+        raise UserError(f"unknown model.name {model_config.name!r}; choose one of {', '.join(MODELS)}")
+    module_cls, config_cls = MODELS[model_config.name]
+    return module_cls(config_cls.from_config(model_config, vocab_size))

@@ -1,0 +1,257 @@
+"""Transformer encoder-decoder in flax.linen.
+
+Shapes are in names: B batch, S source length, T target length, D width,
+H heads, K head width, F MLP width, V vocabulary. Segment ids (0 = padding)
+and positions are explicit inputs so packed rows work; when omitted they are
+derived from the tokens (one segment per row, pad id 0).
+"""
+import dataclasses
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PAD_ID = 0
+_NEG_INF = -1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+    """Hyperparameters; fields mirror the keys of `config.model`."""
+    vocab_size: int
+    emb_dim: int = 256
+    num_heads: int = 4
+    num_layers: int = 3
+    num_decoder_layers: int = 0  # 0: same as num_layers.
+    mlp_dim: int = 1024
+    dropout_rate: float = 0.1
+    attention_dropout_rate: float = 0.0
+    pre_ln: bool = True
+    positions: str = "sinusoidal"  # or "learned"
+    max_len: int = 512  # table size for learned positions
+    share_embeddings: bool = True  # one embedding for source, target and output
+    dtype: str = "float32"  # compute dtype; params stay float32
+
+    @classmethod
+    def from_config(cls, model_config, vocab_size: int) -> "TransformerConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in model_config.items() if k in fields}
+        kwargs["vocab_size"] = vocab_size
+        return cls(**kwargs)
+
+    @property
+    def decoder_layers(self) -> int:
+        return self.num_decoder_layers or self.num_layers
+
+    @property
+    def compute_dtype(self):
+        return jnp.dtype(self.dtype)
+
+
+def sinusoidal(positions_BxL: jax.Array, dim: int) -> jax.Array:
+    """Sinusoidal position encodings (Vaswani et al.) for arbitrary positions."""
+    half = dim // 2
+    inv_freq = np.exp(-math.log(10000.0) * np.arange(half) / max(half - 1, 1))
+    angles_BxLxh = positions_BxL[..., None].astype(jnp.float32) * inv_freq
+    return jnp.concatenate([jnp.sin(angles_BxLxh), jnp.cos(angles_BxLxh)], axis=-1)
+
+
+def attention_mask(q_seg_BxT, kv_seg_BxS, causal: bool = False) -> jax.Array:
+    """Boolean mask Bx1xTxS: same non-padding segment (and causal if asked)."""
+    mask = (q_seg_BxT[:, :, None] == kv_seg_BxS[:, None, :]) & (q_seg_BxT[:, :, None] > 0)
+    if causal:
+        t, s = q_seg_BxT.shape[1], kv_seg_BxS.shape[1]
+        mask &= jnp.tril(jnp.ones((t, s), dtype=bool))
+    return mask[:, None]
+
+
+def default_segments_positions(tokens_BxL, segment_ids=None, positions=None):
+    if segment_ids is None:
+        segment_ids = (tokens_BxL != PAD_ID).astype(jnp.int32)
+    if positions is None:
+        positions = jnp.broadcast_to(jnp.arange(tokens_BxL.shape[1]), tokens_BxL.shape)
+    return segment_ids, positions
+
+
+class Attention(nn.Module):
+    """Multi-head dot-product attention with an optional key/value cache.
+
+    With `decode=True` the module keeps `cached_key`/`cached_value` of the full
+    target length in the "cache" collection and takes one query position per call.
+    """
+    num_heads: int
+    dtype: Any
+    dropout_rate: float = 0.0
+
+    @nn.compact
+    def __call__(self, x_BxTxD, kv_BxSxD, mask_Bx1xTxS, deterministic: bool, decode: bool = False):
+        d = x_BxTxD.shape[-1]
+        k_dim = d // self.num_heads
+        dense = lambda name: nn.DenseGeneral(
+            (self.num_heads, k_dim), dtype=self.dtype, name=name,
+            kernel_init=nn.initializers.xavier_uniform())
+        q_BxTxHxK = dense("query")(x_BxTxD)
+        k_BxSxHxK = dense("key")(kv_BxSxD)
+        v_BxSxHxK = dense("value")(kv_BxSxD)
+        if decode:
+            k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS = self._use_cache(k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)
+        q_BxTxHxK = q_BxTxHxK / jnp.sqrt(k_dim).astype(self.dtype)
+        logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK)
+        logits_BxHxTxS = jnp.where(mask_Bx1xTxS, logits_BxHxTxS.astype(jnp.float32), _NEG_INF)
+        weights_BxHxTxS = jax.nn.softmax(logits_BxHxTxS).astype(self.dtype)
+        weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
+        out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, v_BxSxHxK)
+        return nn.DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
+                               kernel_init=nn.initializers.xavier_uniform())(out_BxTxHxK)
+
+    def _use_cache(self, k_Bx1xHxK, v_Bx1xHxK, mask):
+        # The first call (from `init` with the full-length target) only allocates.
+        initialized = self.has_variable("cache", "cached_key")
+        cached_k = self.variable("cache", "cached_key", jnp.zeros, k_Bx1xHxK.shape, k_Bx1xHxK.dtype)
+        cached_v = self.variable("cache", "cached_value", jnp.zeros, v_Bx1xHxK.shape, v_Bx1xHxK.dtype)
+        index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
+        if not initialized:
+            return k_Bx1xHxK, v_Bx1xHxK, mask
+        i = index.value
+        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k_Bx1xHxK, (0, i, 0, 0))
+        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v_Bx1xHxK, (0, i, 0, 0))
+        index.value = i + 1
+        max_len = cached_k.value.shape[1]
+        # Causal: the single query at position i sees cached positions <= i.
+        mask_Bx1x1xS = jnp.broadcast_to(jnp.arange(max_len) <= i, (k_Bx1xHxK.shape[0], 1, 1, max_len))
+        return cached_k.value, cached_v.value, mask_Bx1x1xS
+
+
+class Mlp(nn.Module):
+    mlp_dim: int
+    dtype: Any
+    dropout_rate: float
+
+    @nn.compact
+    def __call__(self, x_BxLxD, deterministic: bool):
+        h_BxLxF = nn.Dense(self.mlp_dim, dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(x_BxLxD)
+        h_BxLxF = nn.Dropout(self.dropout_rate)(nn.relu(h_BxLxF), deterministic=deterministic)
+        return nn.Dense(x_BxLxD.shape[-1], dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(h_BxLxF)
+
+
+class Residual(nn.Module):
+    """x + dropout(f(x)) with the layer norm before (pre-LN) or after (post-LN)."""
+    pre_ln: bool
+    dropout_rate: float
+    dtype: Any
+
+    @nn.compact
+    def __call__(self, x_BxLxD, f, deterministic: bool):
+        norm = nn.LayerNorm(dtype=self.dtype)
+        y = f(norm(x_BxLxD)) if self.pre_ln else f(x_BxLxD)
+        y = x_BxLxD + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
+        return y if self.pre_ln else norm(y)
+
+
+class EncoderLayer(nn.Module):
+    cfg: TransformerConfig
+
+    @nn.compact
+    def __call__(self, x_BxSxD, mask_Bx1xSxS, deterministic: bool):
+        c, dt = self.cfg, self.cfg.compute_dtype
+        attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
+        x_BxSxD = Residual(c.pre_ln, c.dropout_rate, dt, name="attention_block")(
+            x_BxSxD, lambda h: attn(h, h, mask_Bx1xSxS, deterministic), deterministic)
+        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, name="mlp")
+        return Residual(c.pre_ln, c.dropout_rate, dt, name="mlp_block")(
+            x_BxSxD, lambda h: mlp(h, deterministic), deterministic)
+
+
+class DecoderLayer(nn.Module):
+    cfg: TransformerConfig
+
+    @nn.compact
+    def __call__(self, y_BxTxD, enc_BxSxD, self_mask, cross_mask, deterministic: bool, decode: bool = False):
+        c, dt = self.cfg, self.cfg.compute_dtype
+        self_attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
+        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="self_attention_block")(
+            y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode), deterministic)
+        cross = Attention(c.num_heads, dt, c.attention_dropout_rate, name="cross_attention")
+        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="cross_attention_block")(
+            y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic), deterministic)
+        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, name="mlp")
+        return Residual(c.pre_ln, c.dropout_rate, dt, name="mlp_block")(
+            y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
+
+
+class Embedder(nn.Module):
+    """Token embedding plus position encoding."""
+    cfg: TransformerConfig
+    embed: nn.Module
+
+    @nn.compact
+    def __call__(self, tokens_BxL, positions_BxL, deterministic: bool):
+        c = self.cfg
+        x_BxLxD = self.embed(tokens_BxL)
+        if c.positions == "learned":
+            x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
+                                name="position_embedding")(positions_BxL)
+        else:
+            x_BxLxD += sinusoidal(positions_BxL, c.emb_dim)
+        x_BxLxD = nn.Dropout(c.dropout_rate)(x_BxLxD, deterministic=deterministic)
+        return x_BxLxD.astype(c.compute_dtype)
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder. `__call__` returns target logits BxTxV (float32)."""
+    cfg: TransformerConfig
+
+    def setup(self):
+        c = self.cfg
+        make_embed = lambda name: nn.Embed(c.vocab_size, c.emb_dim, embedding_init=nn.initializers.normal(1.0),
+                                           name=name)
+        self.source_embed = make_embed("embedding")
+        self.target_embed = self.source_embed if c.share_embeddings else make_embed("target_embedding")
+        self.encoder_embedder = Embedder(c, self.source_embed, name="encoder_embedder")
+        self.decoder_embedder = Embedder(c, self.target_embed, name="decoder_embedder")
+        self.encoder_layers = [EncoderLayer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
+        self.decoder_layers = [DecoderLayer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
+        self.encoder_norm = nn.LayerNorm(dtype=c.compute_dtype, name="encoder_norm")
+        self.decoder_norm = nn.LayerNorm(dtype=c.compute_dtype, name="decoder_norm")
+        if not c.share_embeddings:
+            self.output_proj = nn.Dense(c.vocab_size, dtype=c.compute_dtype, name="output_projection")
+
+    def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True):
+        seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions)
+        x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic)
+        mask = attention_mask(seg, seg)
+        for layer in self.encoder_layers:
+            x_BxSxD = layer(x_BxSxD, mask, deterministic)
+        # Post-LN already ends every layer with a norm; pre-LN needs a final one.
+        return self.encoder_norm(x_BxSxD) if self.cfg.pre_ln else x_BxSxD
+
+    def decode(self, encoded_BxSxD, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None,
+               tgt_positions=None, *, deterministic=True, decode=False):
+        """Logits for `tgt_in`. With `decode=True`, T is 1 and the "cache" collection is updated."""
+        c = self.cfg
+        src_seg, _ = default_segments_positions(src_BxS, src_segment_ids)
+        # Unpacked targets form one segment per row: shifted targets start with the
+        # pad id, which is still a real position, and trailing padding is masked in the loss.
+        tgt_seg = jnp.ones_like(tgt_in_BxT) if tgt_segment_ids is None else tgt_segment_ids
+        _, tgt_pos = default_segments_positions(tgt_in_BxT, tgt_seg, tgt_positions)
+        self_mask = attention_mask(tgt_seg, tgt_seg, causal=True)  # replaced by the cache mask when decoding
+        cross_mask = attention_mask(tgt_seg, src_seg)
+        y_BxTxD = self.decoder_embedder(tgt_in_BxT, tgt_pos, deterministic)
+        for layer in self.decoder_layers:
+            y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode)
+        if c.pre_ln:
+            y_BxTxD = self.decoder_norm(y_BxTxD)
+        if c.share_embeddings:
+            logits_BxTxV = self.target_embed.attend(y_BxTxD.astype(jnp.float32)) / jnp.sqrt(c.emb_dim)
+        else:
+            logits_BxTxV = self.output_proj(y_BxTxD)
+        return logits_BxTxV.astype(jnp.float32)
+
+    def __call__(self, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None, src_positions=None,
+                 tgt_positions=None, *, deterministic=True):
+        encoded = self.encode(src_BxS, src_segment_ids, src_positions, deterministic=deterministic)
+        return self.decode(encoded, src_BxS, tgt_in_BxT, src_segment_ids, tgt_segment_ids, tgt_positions,
+                           deterministic=deterministic)

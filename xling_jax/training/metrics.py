@@ -1,0 +1,50 @@
+"""Metrics to WORKDIR/metrics.jsonl (one JSON object a line) and TensorBoard event files."""
+import json
+import os
+
+import jax
+import numpy as np
+
+
+class MetricsWriter:
+    """Appends to metrics.jsonl and writes TensorBoard scalars; only process 0 writes."""
+
+    def __init__(self, workdir: str):
+        self.active = jax.process_index() == 0
+        if not self.active:
+            return
+        self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
+        from tensorboardX import SummaryWriter  # writes event files without TensorFlow
+        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+    def write(self, step: int, metrics: dict, kind: str = "train") -> None:
+        if not self.active:
+            return
+        row = {"step": int(step), "kind": kind}
+        row.update({k: _scalar(v) for k, v in metrics.items()})
+        self._jsonl.write(json.dumps(row) + "\n")
+        self._jsonl.flush()
+        for k, v in row.items():
+            if isinstance(v, (int, float)) and k not in ("step",):
+                self._tb.add_scalar(f"{kind}/{k}", v, int(step))
+        self._tb.flush()
+
+    def close(self) -> None:
+        if self.active:
+            self._jsonl.close()
+            self._tb.close()
+
+
+def _scalar(v):
+    if isinstance(v, (str, bool)) or v is None:
+        return v
+    v = np.asarray(v)
+    return int(v) if np.issubdtype(v.dtype, np.integer) else float(v)
+
+
+def read(workdir: str) -> list[dict]:
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,123 @@
+"""The train loop: `train_and_evaluate(config, workdir)`, importable from Colab."""
+import functools
+import os
+import sys
+import time
+
+import jax
+import ml_collections
+import numpy as np
+
+from xling_jax.data import pipeline, registry
+from xling_jax.data import tokenizer as tokenizer_lib
+from xling_jax.errors import UserError
+from xling_jax.model import build_model
+from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
+from xling_jax.training.metrics import MetricsWriter
+from xling_jax.training.progress import Progress
+from xling_jax.training.validate import validate
+
+
+def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokenizer:
+    """Loads WORKDIR/tokenizer.model, training it on the train split of every language first if absent."""
+    path = os.path.join(workdir, tokenizer_lib.FILENAME)
+    if not os.path.exists(path):
+        directions = registry.parse_directions(config.data.name, config.data.directions)
+        languages = sorted({l for d in directions for l in d})
+        spec = registry.get_spec(config.data.name)
+        source = registry.TextSource(config.data.name, "train", data_dir)
+        sentences = [source[i][spec.languages[l]] for i in range(len(source)) for l in languages]
+        if jax.process_index() == 0:
+            print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
+                  f"sentences ({', '.join(languages)})")
+            tokenizer_lib.train(sentences, path, config.tokenizer.vocab_size, languages,
+                                config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed)
+        _sync("tokenizer")
+    return tokenizer_lib.Tokenizer(path)
+
+
+def _sync(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)
+
+
+def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev") -> dict:
+    totals = {"nll_sum": 0.0, "correct": 0.0, "tokens": 0.0}
+    for local in pipeline.eval_batches(config, tokenizer, data_dir, split, jax.process_index(),
+                                       jax.process_count()):
+        out = eval_fn(params, mesh_lib.global_batch(local, mesh))
+        for k in totals:
+            totals[k] += float(out[k])
+    n = max(totals["tokens"], 1.0)
+    return {f"{split}_loss": totals["nll_sum"] / n, f"{split}_accuracy": totals["correct"] / n,
+            f"{split}_tokens": totals["tokens"]}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Trains (resuming from WORKDIR's latest checkpoint) and returns the final dev metrics."""
+    validate(config)
+    workdir = workdir_lib.prepare(workdir)
+    data_dir = registry.ensure_built(config.data.name, config.data.data_dir)
+    mesh = mesh_lib.make_mesh(config.mesh)
+    mesh_lib.check_batch_size(config.train.batch_size, mesh)
+    workdir_lib.save_config(workdir, config)
+    tokenizer = setup_tokenizer(config, workdir, data_dir)
+
+    model = build_model(config.model, tokenizer.vocab_size)
+    tx = optimizer.make_optimizer(config.train)
+    replicated = mesh_lib.replicated(mesh)
+    init = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
+                   out_shardings=replicated)
+    train_step = jax.jit(
+        functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
+                          label_smoothing=config.train.label_smoothing),
+        out_shardings=(replicated, replicated), donate_argnums=(0,))
+    eval_step = jax.jit(functools.partial(steps.eval_step, model=model), out_shardings=replicated)
+
+    data_iter = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
+    mngr = checkpoints.manager(workdir, config.keep_checkpoints)
+    rng = jax.random.key(config.seed)
+    init_rng, step_rng = jax.random.split(rng)
+    if mngr.latest_step() is not None:
+        abstract = jax.eval_shape(init, init_rng)
+        state = checkpoints.restore(mngr, abstract, data_iter)
+        print(f"Resuming from step {int(state.step)} in {workdir}")
+    else:
+        state = init(init_rng)
+    n_params = sum(x.size for x in jax.tree.leaves(state.params))
+
+    writer = MetricsWriter(workdir)
+    start = int(state.step)
+    total = config.train.steps
+    eval_metrics = {}
+    with mesh, Progress(start, total, enabled=jax.process_index() == 0,
+                        header=f"{n_params / 1e6:.1f}M params on {mesh.shape['data']} device(s)") as progress:
+        window, t_window = [], time.perf_counter()
+        for step in range(start, total):
+            batch = mesh_lib.global_batch(next(data_iter), mesh)
+            state, metrics = train_step(state, batch, step_rng)
+            window.append(metrics)
+            done = step + 1
+            if done % config.log_every == 0 or done == total:
+                fetched = jax.device_get(window)
+                elapsed = time.perf_counter() - t_window
+                tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
+                row = {k: float(np.mean([m[k] for m in fetched])) for k in ("loss", "nll", "accuracy", "grad_norm")}
+                row.update(learning_rate=float(fetched[-1]["learning_rate"]), tokens_per_s=tokens / elapsed,
+                           steps_per_s=len(fetched) / elapsed)
+                writer.write(done, row)
+                progress.update(done, row)
+                window, t_window = [], time.perf_counter()
+            if done % config.eval_every == 0 or done == total:
+                eval_metrics = evaluate_loss(state.params, config, tokenizer, data_dir, mesh, eval_step)
+                writer.write(done, eval_metrics, kind="eval")
+                progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
+                t_window = time.perf_counter()  # evaluation time is not training throughput
+            if done % config.checkpoint_every == 0 or done == total:
+                checkpoints.save(mngr, done, state, data_iter)
+    mngr.wait_until_finished()
+    writer.close()
+    if start >= total:
+        print(f"{workdir} is already trained to step {start} (train.steps={total}); nothing to do.")
+    return eval_metrics

@@ -1,0 +1,31 @@
+"""Config checks that run before anything is built or compiled: one clear error each."""
+from xling_jax.data import registry
+from xling_jax.errors import UserError
+from xling_jax.training.optimizer import SCHEDULES
+
+
+def validate(config) -> None:
+    m, t, d = config.model, config.train, config.data
+    positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "model.num_layers": m.num_layers,
+                "model.emb_dim": m.emb_dim, "model.num_heads": m.num_heads, "model.mlp_dim": m.mlp_dim,
+                "data.max_len": d.max_len, "checkpoint_every": config.checkpoint_every,
+                "log_every": config.log_every, "eval_every": config.eval_every,
+                "keep_checkpoints": config.keep_checkpoints, "tokenizer.vocab_size": config.tokenizer.vocab_size}
+    for key, value in positive.items():
+        if value <= 0:
+            raise UserError(f"{key} must be positive, got {value}")
+    if m.emb_dim % m.num_heads:
+        raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
+    if m.positions not in ("sinusoidal", "learned"):
+        raise UserError(f"model.positions must be 'sinusoidal' or 'learned', got {m.positions!r}")
+    if m.positions == "learned" and d.max_len > m.max_len:
+        raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
+    if t.schedule not in SCHEDULES:
+        raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if not 0.0 <= t.label_smoothing < 1.0:
+        raise UserError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
+    if not 0.0 <= m.dropout_rate < 1.0:
+        raise UserError(f"model.dropout_rate must be in [0, 1), got {m.dropout_rate}")
+    if not d.directions:
+        raise UserError("data.directions is empty; name at least one, e.g. ('en-es',)")
+    registry.parse_directions(d.name, d.directions)  # unknown dataset or language codes

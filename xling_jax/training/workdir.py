@@ -1,0 +1,63 @@
+"""The run directory: resolved config, tokenizer, checkpoints, metrics."""
+import os
+import tempfile
+
+import ml_collections
+
+from xling_jax.configs import loading
+from xling_jax.errors import UserError
+
+CONFIG_FILE = "config.json"
+# Sections that must match to continue a run; the rest (steps, logging cadence...) may change on resume.
+FIXED_SECTIONS = ("seed", "data", "tokenizer", "model")
+
+
+def prepare(workdir: str) -> str:
+    """Creates the workdir if needed and checks that it is writable."""
+    workdir = os.path.abspath(os.path.expanduser(workdir))
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"workdir {workdir} exists and is not a directory; pass another --workdir")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=workdir):
+            pass
+    except OSError as e:
+        raise UserError(f"workdir {workdir} is not writable ({e.strerror}); pass a writable --workdir") from None
+    return workdir
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"{workdir} holds no trained run ({CONFIG_FILE} missing); train one with "
+                        f"`xling train --workdir {workdir}` or pass the right --workdir")
+    with open(path, encoding="utf-8") as f:
+        return loading.from_json(f.read())
+
+
+def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Writes config.json, refusing to mix a different model/data/tokenizer into an existing run."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    if os.path.isfile(path):
+        old = load_config(workdir).to_dict()
+        new = config.to_dict()
+        changed = [k for k in FIXED_SECTIONS if old.get(k) != new.get(k)]
+        if changed:
+            diffs = _diff(old, new)
+            raise UserError(f"{workdir} already holds a run with another {'/'.join(changed)} config "
+                            f"({'; '.join(diffs[:3])}); use a new --workdir or the original config")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(loading.to_json(config))
+    os.replace(tmp, path)
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
