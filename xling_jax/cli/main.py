@@ -4,6 +4,7 @@ Errors a user can fix print one line (`xling: error: ...`) and exit with status 
 """
 import argparse
 import json
+import os
 import sys
 
 from xling_jax.errors import UserError
@@ -70,6 +71,9 @@ def cmd_data_build(args) -> None:
 
 
 def cmd_train(args, overrides) -> None:
+    if os.environ.get("XLING_DISTRIBUTED") == "1":
+        import jax
+        jax.distributed.initialize()  # multi-host: coordinator from the cluster or JAX_* variables
     from xling_jax.configs import loading
     from xling_jax.training.train import train_and_evaluate
     config = loading.load_config_file(args.config)

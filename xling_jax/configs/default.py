@@ -20,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size
 
     c.tokenizer = ml_collections.ConfigDict()
-    c.tokenizer.vocab_size = 8000
+    c.tokenizer.vocab_size = 4000
     c.tokenizer.model_type = "unigram"
     c.tokenizer.max_sentences = 200_000  # sentencepiece input sample size
 
@@ -28,7 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.name = "transformer"
     c.model.emb_dim = 256
     c.model.num_heads = 4
-    c.model.num_layers = 3
+    c.model.num_layers = 2
     c.model.num_decoder_layers = 0  # 0: same as num_layers
     c.model.mlp_dim = 1024
     c.model.dropout_rate = 0.1
@@ -40,11 +40,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
 
     c.train = ml_collections.ConfigDict()
-    c.train.steps = 3000
-    c.train.batch_size = 64  # global batch in rows of data.max_len tokens (a packed row holds several pairs)
+    c.train.steps = 700
+    c.train.batch_size = 16  # global batch in rows of data.max_len tokens (a packed row holds several pairs)
     c.train.learning_rate = 2e-3
-    c.train.warmup_steps = 500
-    c.train.schedule = "inverse_sqrt"  # or "cosine"
+    c.train.warmup_steps = 70
+    c.train.schedule = "cosine"  # or "inverse_sqrt"
     c.train.weight_decay = 0.01
     c.train.b1 = 0.9
     c.train.b2 = 0.98
@@ -54,10 +54,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes
 
-    c.checkpoint_every = 500
+    c.checkpoint_every = 200
     c.keep_checkpoints = 3
-    c.log_every = 50
-    c.eval_every = 1000  # dev loss (and, later, dev BLEU) every N steps
+    c.log_every = 25
+    c.eval_every = 350  # dev loss (and, later, dev BLEU) every N steps
     c.eval_batches = 20  # dev batches per evaluation; 0 = whole split
 
     c.decode = ml_collections.ConfigDict()

@@ -7,15 +7,24 @@ import numpy as np
 
 
 class MetricsWriter:
-    """Appends to metrics.jsonl and writes TensorBoard scalars; only process 0 writes."""
+    """Appends to metrics.jsonl and writes TensorBoard scalars; only process 0 writes.
 
-    def __init__(self, workdir: str):
+    Rows after `start_step` (logged by an earlier attempt after its last checkpoint)
+    are dropped, since the resumed run logs those steps again.
+    """
+
+    def __init__(self, workdir: str, start_step: int = 0):
         self.active = jax.process_index() == 0
         if not self.active:
             return
-        self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
+        path = os.path.join(workdir, "metrics.jsonl")
+        kept = [r for r in read(workdir) if r["step"] <= start_step]
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in kept)
+        os.replace(path + ".tmp", path)
+        self._jsonl = open(path, "a", encoding="utf-8")
         from tensorboardX import SummaryWriter  # writes event files without TensorFlow
-        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=start_step + 1)
 
     def write(self, step: int, metrics: dict, kind: str = "train") -> None:
         if not self.active:

@@ -50,7 +50,7 @@ def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoo
     (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.global_norm(grads)
+    metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
     metrics["learning_rate"] = schedule(state.step)
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 

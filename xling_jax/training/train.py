@@ -1,7 +1,6 @@
 """The train loop: `train_and_evaluate(config, workdir)`, importable from Colab."""
 import functools
 import os
-import sys
 import time
 
 import jax
@@ -10,7 +9,6 @@ import numpy as np
 
 from xling_jax.data import pipeline, registry
 from xling_jax.data import tokenizer as tokenizer_lib
-from xling_jax.errors import UserError
 from xling_jax.model import build_model
 from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
@@ -87,11 +85,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         state = init(init_rng)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
 
-    writer = MetricsWriter(workdir)
     start = int(state.step)
+    writer = MetricsWriter(workdir, start)
     total = config.train.steps
     eval_metrics = {}
-    with mesh, Progress(start, total, enabled=jax.process_index() == 0,
+    with Progress(start, total, enabled=jax.process_index() == 0,
                         header=f"{n_params / 1e6:.1f}M params on {mesh.shape['data']} device(s)") as progress:
         window, t_window = [], time.perf_counter()
         for step in range(start, total):
@@ -113,9 +111,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 eval_metrics = evaluate_loss(state.params, config, tokenizer, data_dir, mesh, eval_step)
                 writer.write(done, eval_metrics, kind="eval")
                 progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
-                t_window = time.perf_counter()  # evaluation time is not training throughput
             if done % config.checkpoint_every == 0 or done == total:
                 checkpoints.save(mngr, done, state, data_iter)
+            if not window:
+                t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
     mngr.wait_until_finished()
     writer.close()
     if start >= total:

@@ -1,0 +1,105 @@
+"""Training: 1 vs 8 devices, exact resume, metrics and workdir contents."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import TINY_CONFIG
+from xling_jax.configs.loading import load_config_file
+from xling_jax.training import metrics
+from xling_jax.training.train import train_and_evaluate
+
+
+def tiny(**overrides):
+    c = load_config_file(TINY_CONFIG)
+    for k, v in overrides.items():
+        section, key = k.split(".") if "." in k else (None, k)
+        (c[section] if section else c)[key] = v
+    return c
+
+
+def train_losses(workdir):
+    return {r["step"]: r["loss"] for r in metrics.read(workdir) if r["kind"] == "train"}
+
+
+def final_params(workdir):
+    from xling_jax.decoding.load import load_run
+    return load_run(workdir).params
+
+
+def test_workdir_contents_and_metrics(tiny_workdir):
+    train_and_evaluate(tiny(), tiny_workdir)
+    assert {"config.json", "metrics.jsonl", "tokenizer.model", "checkpoints", "tensorboard"} <= set(
+        os.listdir(tiny_workdir))
+    assert sorted(os.listdir(os.path.join(tiny_workdir, "checkpoints"))) == ["3", "6"]
+    rows = metrics.read(tiny_workdir)
+    train = [r for r in rows if r["kind"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3, 4, 5, 6]
+    for r in train:
+        assert {"loss", "learning_rate", "tokens_per_s"} <= set(r) and np.isfinite(r["loss"])
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [3, 6]
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(tiny_workdir, "tensorboard")))
+    with open(os.path.join(tiny_workdir, "config.json")) as f:
+        assert json.load(f)["train"]["steps"] == 6
+    # The model learns: loss falls over the first steps on real text.
+    assert train[-1]["loss"] < train[0]["loss"]
+
+
+def test_resume_after_stop_matches_uninterrupted_run(tiny_workdir, tmp_path):
+    config = tiny()
+    full = tiny_workdir
+    train_and_evaluate(config, full)
+
+    # A run stopped right after its step-3 checkpoint: same workdir state minus what came later.
+    stopped = str(tmp_path / "stopped")
+    shutil.copytree(full, stopped)
+    shutil.rmtree(os.path.join(stopped, "checkpoints", "6"))
+    with open(os.path.join(stopped, "metrics.jsonl")) as f:
+        rows = [l for l in f if json.loads(l)["step"] <= 3]
+    with open(os.path.join(stopped, "metrics.jsonl"), "w") as f:
+        f.writelines(rows)
+
+    train_and_evaluate(config, stopped)  # the same command again: resumes at step 3
+    assert train_losses(stopped) == train_losses(full)
+    a, b = final_params(full), final_params(stopped)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(tiny_workdir):
+    """Steps logged after the last checkpoint are replayed on resume, not duplicated."""
+    train_and_evaluate(tiny(), tiny_workdir)
+    shutil.rmtree(os.path.join(tiny_workdir, "checkpoints", "6"))
+    train_and_evaluate(tiny(), tiny_workdir)
+    steps = [r["step"] for r in metrics.read(tiny_workdir) if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_rerun_after_finish_does_nothing(tiny_workdir, capsys):
+    train_and_evaluate(tiny(), tiny_workdir)
+    before = train_losses(tiny_workdir)
+    train_and_evaluate(tiny(), tiny_workdir)
+    assert train_losses(tiny_workdir) == before
+    assert "already trained" in capsys.readouterr().out
+
+
+def test_eight_devices_log_the_same_losses_as_one(tiny_workdir, tmp_path):
+    train_and_evaluate(tiny(), tiny_workdir)
+    eight = tmp_path / "eight"
+    eight.mkdir()
+    shutil.copy(os.path.join(tiny_workdir, "tokenizer.model"), eight / "tokenizer.model")
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    code = ("import sys; from xling_jax.cli.main import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "train", "--config", TINY_CONFIG, "--workdir", str(eight)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "on 8 device(s)" in proc.stdout
+    one, many = train_losses(tiny_workdir), train_losses(str(eight))
+    assert one.keys() == many.keys()
+    for step in one:
+        assert abs(one[step] - many[step]) <= 1e-4 * abs(one[step]), (step, one[step], many[step])
