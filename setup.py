@@ -27,6 +27,6 @@ setuptools.setup(
         "rich>=13",
         "numpy",
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-timeout"]},
+    extras_require={"dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6"]},
     entry_points={"console_scripts": ["xling = xling_jax.cli.main:main"]},
 )

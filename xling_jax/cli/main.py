@@ -1,4 +1,4 @@
-"""`xling`: data, train, translate, eval.
+"""`xling`: data, train, translate, eval, bench.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from xling_jax.cli import data as cli_data
 from xling_jax.errors import UserError
 
 
@@ -32,11 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xling", description="Cross-lingual encoder-decoder models in JAX/Flax.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="build datasets").add_subparsers(dest="data_command", required=True)
-    build = data.add_parser("build", help="build a dataset (TFDS, array_record) into the data directory")
-    build.add_argument("name")
-    build.add_argument("--data_dir", default="", help="default: $XLING_DATA_DIR or ~/.cache/xling_jax/datasets")
-    build.add_argument("--install", action="store_true", help="apt-get install missing Debian packages first")
+    cli_data.add_parsers(sub)
 
     train = sub.add_parser("train", help="train (or resume) a model",
                            epilog="Any config key can be set with --config.KEY=VALUE, e.g. --config.train.steps=100")
@@ -58,27 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data_dir", default="")
     ev.add_argument("--limit", type=int, default=0, help="only the first N examples (0: all)")
     ev.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    bd = bench.add_parser("data", help="input pipeline tokens/s next to the train step's consumption",
+                          epilog="Any config key can be set with --config.KEY=VALUE")
+    bd.add_argument("--config", default=None, help="Python config file (default: the default config)")
+    bd.add_argument("--workdir", default="", help="where the tokenizer is (trained there if missing); "
+                                                  "default: a temporary folder")
+    bd.add_argument("--batches", type=int, default=50, help="pipeline batches to time")
     return p
 
 
-def cmd_data_build(args) -> None:
-    from xling_jax.data import registry
-    builder = registry.build(args.name, args.data_dir, install=args.install)
-    info = getattr(builder, "info", None)
-    if info is not None:
-        sizes = {name: split.num_examples for name, split in info.splits.items()}
-        print(json.dumps({"dataset": args.name, "data_dir": builder.data_dir, "splits": sizes}))
+def _load_config(path, overrides):
+    from xling_jax.configs import loading
+    config = loading.load_config_file(path)
+    loading.apply_overrides(config, overrides)
+    return config
+
+
+def cmd_bench(args, overrides) -> None:
+    import tempfile
+    from xling_jax.bench.data import bench_data
+    from xling_jax.training.validate import validate
+    config = _load_config(args.config, overrides)
+    validate(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(bench_data(config, args.workdir or tmp, args.batches), indent=2))
 
 
 def cmd_train(args, overrides) -> None:
     if os.environ.get("XLING_DISTRIBUTED") == "1":
         import jax
         jax.distributed.initialize()  # multi-host: coordinator from the cluster or JAX_* variables
-    from xling_jax.configs import loading
     from xling_jax.training.train import train_and_evaluate
-    config = loading.load_config_file(args.config)
-    loading.apply_overrides(config, overrides)
-    train_and_evaluate(config, args.workdir)
+    train_and_evaluate(_load_config(args.config, overrides), args.workdir)
 
 
 def _read_lines(path: str | None) -> list[str]:
@@ -97,7 +107,8 @@ def cmd_translate(args) -> None:
     from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
     run = load_run(args.workdir)
-    languages = sorted({l for d in run.config.data.directions for l in d.split("-")})
+    from xling_jax.data import mixture
+    languages = mixture.named_languages(run.config.data)
     for flag, lang in (("--src", args.src), ("--tgt", args.tgt)):
         if lang not in languages:
             raise UserError(f"{flag} {lang!r}: this model knows {', '.join(languages)}")
@@ -135,10 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
-        if overrides and args.command != "train":
-            raise UserError("--config.KEY=VALUE overrides only apply to `xling train`")
+        if overrides and args.command not in ("train", "bench"):
+            raise UserError("--config.KEY=VALUE overrides only apply to `xling train` and `xling bench`")
         if args.command == "data":
-            cmd_data_build(args)
+            cli_data.cmd_build(args) if args.data_command == "build" else cli_data.cmd_show(args)
+        elif args.command == "bench":
+            cmd_bench(args, overrides)
         elif args.command == "train":
             cmd_train(args, overrides)
         elif args.command == "translate":

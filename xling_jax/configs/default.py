@@ -14,10 +14,18 @@ def get_config() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.name = "bible"  # a dataset in xling_jax.data.registry
     c.data.data_dir = ""  # "" means $XLING_DATA_DIR, else ~/.cache/xling_jax/datasets
-    c.data.directions = ("en-es", "es-en")  # source-target language pairs
+    c.data.directions = ("en-es", "es-en")  # source-target language pairs of data.name
+    # A mixture instead: ("libreoffice_help:en-de", "bible:en-es", ...); see xling_jax/data/mixture.py.
+    c.data.mixture = ()
+    c.data.both_directions = True  # each mixture entry also trains in reverse
+    c.data.temperature = 1.0  # direction sampling p_i ~ n_i^(1/T): 1 = proportional, large = uniform
+    c.data.sources = ml_collections.ConfigDict()  # NAME -> build options of gettext/NAME, parallel_text/NAME
     c.data.max_len = 96  # tokens per source/target row; longer training pairs are dropped
     c.data.pack = True  # pack several pairs into each row (segment ids keep them apart)
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size
+    c.data.bucket_window = 32  # without packing: batches sorted by length together
+    c.data.bucket_step = 16  # without packing: batches are padded to a multiple of this
+    c.data.prefetch = 2  # batches prepared (and put on device) ahead of the step
 
     c.tokenizer = ml_collections.ConfigDict()
     c.tokenizer.vocab_size = 4000
@@ -26,12 +34,12 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "transformer"
-    c.model.emb_dim = 256
+    c.model.emb_dim = 128
     c.model.num_heads = 4
-    c.model.num_layers = 2
+    c.model.num_layers = 3
     c.model.num_decoder_layers = 0  # 0: same as num_layers
-    c.model.mlp_dim = 1024
-    c.model.dropout_rate = 0.1
+    c.model.mlp_dim = 512
+    c.model.dropout_rate = 0.0  # the default run sees each pair about once: nothing to regularise
     c.model.attention_dropout_rate = 0.0
     c.model.pre_ln = True
     c.model.positions = "sinusoidal"  # or "learned"
@@ -40,10 +48,12 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
 
     c.train = ml_collections.ConfigDict()
-    c.train.steps = 700
-    c.train.batch_size = 16  # global batch in rows of data.max_len tokens (a packed row holds several pairs)
-    c.train.learning_rate = 2e-3
-    c.train.warmup_steps = 70
+    c.train.steps = 4000
+    # Global batch in rows of data.max_len tokens (a packed row holds about 2-3 pairs). Small batches
+    # and many steps learn fastest per CPU-second here (measured: 4 rows beat 8 and 16 rows at equal time).
+    c.train.batch_size = 4
+    c.train.learning_rate = 4e-3
+    c.train.warmup_steps = 200
     c.train.schedule = "cosine"  # or "inverse_sqrt"
     c.train.weight_decay = 0.01
     c.train.b1 = 0.9
@@ -54,11 +64,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes
 
-    c.checkpoint_every = 200
+    c.checkpoint_every = 1000
     c.keep_checkpoints = 3
-    c.log_every = 25
-    c.eval_every = 350  # dev loss (and, later, dev BLEU) every N steps
-    c.eval_batches = 20  # dev batches per evaluation; 0 = whole split
+    c.log_every = 100
+    c.eval_every = 2000  # dev loss (and, later, dev BLEU) every N steps
+    c.eval_batches = 0  # dev batches per evaluation; 0 = whole split
 
     c.decode = ml_collections.ConfigDict()
     c.decode.batch_size = 64

@@ -86,3 +86,17 @@ def from_json(text: str) -> ml_collections.ConfigDict:
         # JSON turns tuples into lists; the config contract uses tuples.
         return {k: fix(v) if isinstance(v, dict) else tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return ml_collections.ConfigDict(fix(json.loads(text)))
+
+
+def with_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """`config` with any key it lacks taken from the default config (for runs saved by older code)."""
+    from xling_jax.configs import default
+
+    def fill(node, defaults):
+        for k, v in defaults.items():
+            if k not in node:
+                node[k] = v
+            elif isinstance(v, ml_collections.ConfigDict) and isinstance(node[k], ml_collections.ConfigDict):
+                fill(node[k], v)
+    fill(config, default.get_config())
+    return config

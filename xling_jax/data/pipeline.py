@@ -1,4 +1,4 @@
-"""grain input pipeline: direction expansion, tokenization, packing or padding, batching.
+"""grain input pipeline: directions, temperature mixing, tokenization, packing or bucketing, batching.
 
 A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 `_segment_ids` (0 = padding) and `_positions`. Inputs start with the target
@@ -9,26 +9,57 @@ from collections.abc import Sequence
 import grain
 import numpy as np
 
-from xling_jax.data import registry
+from xling_jax.data import bucket, mixture, registry
 from xling_jax.data.tokenizer import EOS_ID, Tokenizer
 
 FEATURES = ("inputs", "targets")
 
 
-class DirectionSource:
-    """Random access over (record, direction): item i is record i // k in direction i % k."""
+class PairSource:
+    """Random access over one direction's usable pairs in a split."""
 
-    def __init__(self, source, spec: registry.DatasetSpec, directions: Sequence[tuple[str, str]]):
-        self._source, self._spec, self._directions = source, spec, list(directions)
+    def __init__(self, direction: mixture.Direction, split: str, data_dir: str | None):
+        dataset = registry.open_dataset(direction.dataset, data_dir)
+        self._source = dataset.source(split)
+        self._index = dataset.pair_index(split, direction.src, direction.tgt)
+        self._direction = direction
 
     def __len__(self) -> int:
-        return len(self._source) * len(self._directions)
+        return len(self._index)
 
     def __getitem__(self, i: int) -> dict:
-        record = self._source[i // len(self._directions)]
-        src, tgt = self._directions[i % len(self._directions)]
-        return {"src_lang": src, "tgt_lang": tgt,
-                "src": record[self._spec.languages[src]], "tgt": record[self._spec.languages[tgt]]}
+        record = self._source[self._index[i]]
+        d = self._direction
+        return {"direction": d.key(True), "src_lang": d.src, "tgt_lang": d.tgt, "src": record[d.src],
+                "tgt": record[d.tgt]}
+
+
+def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, max_sentences: int,
+                     seed: int) -> list[str]:
+    """Training-split text of every language of the run, at most max_sentences / #languages each.
+
+    Each language is sampled (seeded) from the records of every direction it appears in,
+    so that a large language does not crowd the others out of the vocabulary.
+    """
+    languages = mixture.languages(dirs)
+    cap = max(1, max_sentences // len(languages))
+    rng = np.random.default_rng(seed)
+    out = []
+    for lang in languages:
+        pool = []  # (dataset ref, record index) holding text in `lang`
+        for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
+            ds = registry.open_dataset(ref, data_dir)
+            idx = np.unique(np.concatenate([ds.pair_index("train", d.src, d.tgt) for d in dirs
+                                            if d.dataset == ref and lang in (d.src, d.tgt)]))
+            pool += [(ref, i) for i in idx]
+        chosen = rng.permutation(len(pool))[:cap] if len(pool) > cap else range(len(pool))
+        sources = {}
+        for j in chosen:
+            ref, i = pool[j]
+            if ref not in sources:
+                sources[ref] = registry.open_dataset(ref, data_dir).source("train")
+            out.append(sources[ref][i][lang])
+    return out
 
 
 def encode_example(tokenizer: Tokenizer, ex: dict) -> dict:
@@ -37,64 +68,69 @@ def encode_example(tokenizer: Tokenizer, ex: dict) -> dict:
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 
-def pad_example(ex: dict, max_len: int) -> dict:
-    """Pads (or truncates) one example to max_len with segment ids and positions."""
-    out = {}
-    for k in FEATURES:
-        x = ex[k][:max_len]
-        n = len(x)
-        out[k] = np.pad(x, (0, max_len - n))
-        out[k + "_segment_ids"] = (np.arange(max_len) < n).astype(np.int32)
-        out[k + "_positions"] = np.where(np.arange(max_len) < n, np.arange(max_len), 0).astype(np.int32)
-    return out
-
-
-def stack(examples: Sequence[dict]) -> dict:
-    return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
-
-
-def directions_dataset(name: str, split: str, data_dir: str, directions) -> grain.MapDataset:
-    spec = registry.get_spec(name)
-    return grain.MapDataset.source(DirectionSource(registry.TextSource(name, split, data_dir), spec, directions))
-
-
-def train_dataset(config, tokenizer: Tokenizer, data_dir: str, process_index: int = 0,
-                  process_count: int = 1) -> grain.IterDataset:
-    """Endless, shuffled, tokenized, packed (or padded) batches of this process's share."""
+def mixed_dataset(config, split: str, data_dir: str | None) -> tuple[grain.MapDataset, list, np.ndarray]:
+    """Endless shuffled mixture of all directions; returns (dataset, directions, sampling rates)."""
     dc = config.data
-    directions = registry.parse_directions(dc.name, dc.directions)
-    batch_size = config.train.batch_size // process_count
-    ds = directions_dataset(dc.name, "train", data_dir, directions)
-    ds = ds.seed(config.seed).shuffle().repeat()
-    ds = ds[process_index::process_count]
+    dirs = mixture.directions(dc, data_dir)
+    sources = [PairSource(d, split, data_dir) for d in dirs]
+    rates = mixture.temperature_weights([len(s) for s in sources], dc.temperature)
+    parts = [grain.MapDataset.source(s).seed(config.seed + i).shuffle().repeat()
+             for i, s in enumerate(sources) if len(s)]
+    live = rates[rates > 0]
+    ds = parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, list(live))
+    return ds, dirs, rates
+
+
+def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_index: int = 0,
+                  process_count: int = 1) -> grain.IterDataset:
+    """Endless batches of this process's rows: packed (data.pack) or length-bucketed."""
+    dc = config.data
+    ds, _, _ = mixed_dataset(config, "train", data_dir)
+    local_batch = config.train.batch_size // process_count
+    if dc.pack:
+        ds = ds[process_index::process_count]
     ds = ds.map(lambda ex: encode_example(tokenizer, ex))
     # Longer pairs are dropped rather than truncated: a cut target teaches the model to stop mid-sentence.
     ds = ds.filter(lambda ex: len(ex["inputs"]) <= dc.max_len and len(ex["targets"]) <= dc.max_len)
     it = ds.to_iter_dataset()
     if dc.pack:
         it = grain.experimental.FirstFitPackIterDataset(
-            it, length_struct={k: dc.max_len for k in FEATURES}, num_packing_bins=dc.packing_bins or batch_size,
+            it, length_struct={k: dc.max_len for k in FEATURES}, num_packing_bins=dc.packing_bins or local_batch,
             seed=config.seed, shuffle_bins=True)
-        return it.batch(batch_size, drop_remainder=True)
-    return it.map(lambda ex: pad_example(ex, dc.max_len)).batch(batch_size, drop_remainder=True)
+        return it.batch(local_batch, drop_remainder=True)
+    # Bucketing needs every process to agree on each batch's length, so every process forms
+    # the same global batches and keeps its own contiguous block of rows.
+    it = bucket.LengthBucketIterDataset(it, config.train.batch_size, dc.max_len, window=dc.bucket_window,
+                                        step=dc.bucket_step, seed=config.seed)
+    lo, hi = process_index * local_batch, (process_index + 1) * local_batch
+    return it.map(lambda b: {k: v[lo:hi] for k, v in b.items()})
 
 
-def eval_batches(config, tokenizer: Tokenizer, data_dir: str, split: str = "dev", process_index: int = 0,
-                 process_count: int = 1):
-    """This process's rows of padded, unshuffled global batches over a split (for the loss).
+def eval_examples(config, tokenizer: Tokenizer, direction: mixture.Direction, split: str,
+                  data_dir: str | None) -> grain.MapDataset:
+    source = PairSource(direction, split, data_dir)
+    return grain.MapDataset.source(source).map(lambda ex: encode_example(tokenizer, ex))
 
-    The last batch is filled with empty rows, which carry no weight.
+
+def eval_batches(config, tokenizer: Tokenizer, direction: mixture.Direction, data_dir: str | None,
+                 split: str = "dev", process_index: int = 0, process_count: int = 1):
+    """This process's rows of padded, unshuffled global batches over one direction of a split.
+
+    Rows are padded to data.max_len (longer examples truncated); the last batch is
+    filled with empty rows, which carry no weight.
     """
-    dc = config.data
-    directions = registry.parse_directions(dc.name, dc.directions)
-    ds = directions_dataset(dc.name, split, data_dir, directions)
-    ds = ds.map(lambda ex: pad_example(encode_example(tokenizer, ex), dc.max_len))
+    ds = eval_examples(config, tokenizer, direction, split, data_dir)
     bs = config.train.batch_size
     n_batches = -(-len(ds) // bs)
     if config.eval_batches:
         n_batches = min(n_batches, config.eval_batches)
     for b in range(n_batches):
         rows = [ds[i] for i in range(b * bs, min((b + 1) * bs, len(ds)))]
-        empty = {k: np.zeros_like(v) for k, v in rows[0].items()}
-        rows += [empty] * (bs - len(rows))
-        yield stack(rows[process_index::process_count])
+        rows += [{k: np.zeros(0, np.int32) for k in FEATURES}] * (bs - len(rows))
+        batch = bucket.pad_batch(rows, config.data.max_len)
+        per = bs // process_count
+        yield {k: v[process_index * per:(process_index + 1) * per] for k, v in batch.items()}
+
+
+def stack(examples: Sequence[dict]) -> dict:
+    return {k: np.stack([e[k] for e in examples]) for k in examples[0]}

@@ -1,35 +1,50 @@
-"""Datasets by name: where they live, how to build them, which languages they hold."""
-import dataclasses
+"""Datasets by name: how to build them, where they live, which languages they hold.
+
+A dataset reference is a TFDS-style name:
+  * a local builder: `bible`, `libreoffice_help` (built offline from Debian packages);
+  * a parametric local builder with a user-chosen config name: `gettext/NAME`,
+    `parallel_text/NAME` (its sources come from `xling data build` flags or from
+    `config.data.sources[REF]`);
+  * any TFDS catalog translation dataset, e.g. `wmt14_translate/de-en` or
+    `ted_hrlr_translate/pt_to_en`, downloaded by TFDS where the internet is reachable.
+
+Every dataset is built as array_record under DATA_DIR/<name>[/<config>]/<version>/ and
+read back with `tfds.builder_from_directory`, so reading never needs the builder code
+(nor TensorFlow). Its languages come from the dataset's metadata (`languages`), a
+`Translation` feature, or the builder module's `LANGUAGES`.
+"""
+import functools
 import importlib
 import os
-from collections.abc import Callable, Sequence
+import socket
+import urllib.parse
+from collections.abc import Sequence
+
+import numpy as np
 
 from xling_jax.errors import UserError
 
-
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    module: str  # provides `build(data_dir, install=False)` and registers the TFDS builder
-    languages: dict[str, str]  # language code -> feature holding that language's text
-    splits: tuple[str, ...] = ("train", "dev", "test")
-    description: str = ""
-
-    def build_fn(self) -> Callable:
-        return importlib.import_module(self.module).build
-
-
-DATASETS = {
-    "bible": DatasetSpec(
-        name="bible", module="xling_jax.data.bible.builder", languages={"en": "en", "es": "es"},
-        description="English (KJV) <-> Spanish (Reina-Valera 1909) verses from Debian's SWORD packages"),
+# Local builders: module providing `build(data_dir, *, install=False[, config_name, options])`.
+LOCAL_BUILDERS = {
+    "bible": "xling_jax.data.bible.builder",
+    "libreoffice_help": "xling_jax.data.libreoffice.builder",
+    "gettext": "xling_jax.data.gettext.builder",
+    "parallel_text": "xling_jax.data.parallel_text.builder",
 }
+PARAMETRIC = ("gettext", "parallel_text")
+# TFDS catalog modules holding the translation builders, imported on demand.
+_TFDS_MODULES = ("tensorflow_datasets.translate",)
+SPLIT_ALIASES = {"dev": ("dev", "validation"), "validation": ("validation", "dev")}
 
 
-def get_spec(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
+def split_ref(ref: str) -> tuple[str, str | None]:
+    family, _, config = ref.partition("/")
+    if not family or (ref.count("/") > 1):
+        raise UserError(f"bad dataset name {ref!r}: write NAME or NAME/CONFIG, e.g. bible or wmt14_translate/de-en")
+    if family in PARAMETRIC and not config:
+        raise UserError(f"dataset {family!r} needs a name: {family}/NAME (e.g. {family}/mine); "
+                        f"build it with `xling data build {family} --name NAME ...`")
+    return family, config or None
 
 
 def resolve_data_dir(data_dir: str | None = None) -> str:
@@ -38,64 +53,230 @@ def resolve_data_dir(data_dir: str | None = None) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def is_built(name: str, data_dir: str) -> bool:
-    # TFDS writes dataset_info.json last, so its presence marks a finished build.
-    root = os.path.join(data_dir, name)
+def _version_key(name: str):
+    try:
+        return tuple(int(p) for p in name.split("."))
+    except ValueError:
+        return ()
+
+
+def built_path(ref: str, data_dir: str) -> str | None:
+    """DATA_DIR/<ref>/<newest version> if a finished build is there (TFDS writes dataset_info.json last)."""
+    root = os.path.join(data_dir, ref)
     if not os.path.isdir(root):
-        return False
-    for dirpath, _, files in os.walk(root):
-        if "dataset_info.json" in files:
-            return True
-    return False
+        return None
+    versions = [v for v in os.listdir(root) if _version_key(v)
+                and os.path.exists(os.path.join(root, v, "dataset_info.json"))]
+    return os.path.join(root, max(versions, key=_version_key)) if versions else None
 
 
-def build(name: str, data_dir: str | None = None, install: bool = False):
-    spec = get_spec(name)
+def is_built(ref: str, data_dir: str) -> bool:
+    return built_path(ref, data_dir) is not None
+
+
+def _make_data_dir(data_dir: str | None) -> str:
     data_dir = resolve_data_dir(data_dir)
     try:
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create data directory {data_dir}: {e.strerror}; pass --data_dir") from None
-    return spec.build_fn()(data_dir, install=install)
-
-
-def ensure_built(name: str, data_dir: str | None = None) -> str:
-    """Builds a locally buildable dataset on first use; returns the data directory."""
-    data_dir = resolve_data_dir(data_dir)
-    if not is_built(name, data_dir):
-        print(f"Dataset {name!r} is not built in {data_dir}; building it now (xling data build {name}).")
-        build(name, data_dir)
+    if not os.access(data_dir, os.W_OK):
+        raise UserError(f"data directory {data_dir} is not writable; pass --data_dir")
     return data_dir
+
+
+def build(ref: str, data_dir: str | None = None, install: bool = False, options: dict | None = None,
+          manual_dir: str | None = None) -> str:
+    """Builds dataset `ref` into the data directory; returns the built dataset's folder."""
+    family, config = split_ref(ref)
+    data_dir = _make_data_dir(data_dir)
+    if family in LOCAL_BUILDERS:
+        module = importlib.import_module(LOCAL_BUILDERS[family])
+        if family in PARAMETRIC:
+            if not options:
+                raise UserError(f"{ref} is not built in {data_dir} and no sources are given: build it with "
+                                f"`xling data build {family} --name {config} ...` or set config.data.sources")
+            module.build(data_dir, install=install, config_name=config, options=dict(options))
+        else:
+            if config:
+                raise UserError(f"dataset {family!r} has no configs; write {family}")
+            module.build(data_dir, install=install)
+    else:
+        _build_tfds_catalog(ref, data_dir, manual_dir)
+    path = built_path(ref, data_dir)
+    if path is None:
+        raise UserError(f"building {ref} left no finished dataset in {data_dir}")
+    return path
+
+
+def ensure_built(ref: str, data_dir: str | None = None, options: dict | None = None) -> str:
+    """Builds a dataset on first use where that needs no download; returns the data directory."""
+    data_dir = resolve_data_dir(data_dir)
+    if not is_built(ref, data_dir):
+        family, _ = split_ref(ref)
+        if family not in LOCAL_BUILDERS:
+            _tfds_builder(ref, data_dir)  # an unknown name says so
+            raise UserError(f"dataset {ref} is not built in {data_dir}: run `xling data build {ref} "
+                            f"--data_dir {data_dir}` (it downloads through TFDS), or point --data_dir / "
+                            "config.data.data_dir at a folder holding a prepared copy")
+        print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
+        build(ref, data_dir, options=options)
+    return data_dir
+
+
+def _tfds_builder(ref: str, data_dir: str):
+    import tensorflow_datasets as tfds
+    for m in _TFDS_MODULES:  # registers the catalog's translation builders with TFDS
+        importlib.import_module(m)
+    family, _ = split_ref(ref)
+    try:
+        importlib.import_module(f"tensorflow_datasets.datasets.{family}.{family}_dataset_builder")
+    except ImportError:
+        pass
+    try:
+        return tfds.builder(ref, data_dir=data_dir, file_format="array_record")
+    except Exception as e:  # DatasetNotFoundError and config errors
+        local = ", ".join(sorted(LOCAL_BUILDERS))
+        raise UserError(f"unknown dataset {ref!r}: not a local dataset ({local}) nor a TFDS catalog dataset "
+                        f"({str(e).splitlines()[0][:120]})") from None
+
+
+def _reachable(url: str, timeout: float = 5.0) -> bool:
+    host = urllib.parse.urlparse(url).hostname
+    if not host:
+        return False
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _build_tfds_catalog(ref: str, data_dir: str, manual_dir: str | None) -> None:
+    import tensorflow_datasets as tfds
+    builder = _tfds_builder(ref, data_dir)
+    how = (f"build it where the internet is reachable (`xling data build {ref} --data_dir DIR`) and copy "
+           f"DIR/{ref} to {data_dir}/{ref}, or pass --manual_dir with the archives TFDS asks for")
+    hosts = [builder.info.homepage or "", "https://storage.googleapis.com"]
+    if not manual_dir and not any(_reachable(h) for h in hosts):
+        # TFDS would retry each URL for minutes before failing; say it at once.
+        raise UserError(f"cannot download {ref}: no internet connection (cannot resolve "
+                        f"{', '.join(urllib.parse.urlparse(h).hostname or h for h in hosts if h)}); {how}")
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+    try:
+        builder.download_and_prepare(download_config=config)
+    except Exception as e:
+        raise UserError(f"could not build {ref}: {type(e).__name__}: {str(e).splitlines()[0][:200]}; {how}") from None
+
+
+class Dataset:
+    """A built dataset: its languages, split sizes and text sources."""
+
+    def __init__(self, ref: str, path: str):
+        import tensorflow_datasets as tfds  # slow import; only where data is read
+        self.ref, self.path = ref, path
+        self._builder = tfds.builder_from_directory(path)
+        info = self._builder.info
+        self.description = info.description or ""
+        self.languages = _languages(ref, info)
+        self.splits = {name: s.num_examples for name, s in info.splits.items()}
+        # Two-language Translation datasets (the TFDS catalog) have both sides in every record.
+        self._complete = isinstance(info.features, tfds.features.Translation) and len(self.languages) == 2
+
+    def split_name(self, split: str) -> str:
+        for name in SPLIT_ALIASES.get(split, (split,)):
+            if name in self.splits:
+                return name
+        raise UserError(f"dataset {self.ref!r} has no split {split!r}; splits: {', '.join(sorted(self.splits))}")
+
+    def source(self, split: str) -> "TextSource":
+        return TextSource(self._builder.as_data_source(split=self.split_name(split)))
+
+    def pair_index(self, split: str, src: str, tgt: str) -> np.ndarray:
+        """Record indices where both languages have text and the two sides differ."""
+        return self._pair_indices(split)[tuple(sorted((src, tgt)))]
+
+    @functools.lru_cache(maxsize=None)
+    def _pair_indices(self, split: str) -> dict[tuple[str, str], np.ndarray]:
+        # One pass over the split serves every language pair (multi-way datasets have many).
+        source = self.source(split)
+        pairs = [(a, b) for i, a in enumerate(self.languages) for b in self.languages[i + 1:]]
+        if self._complete:
+            return {p: np.arange(len(source), dtype=np.int64) for p in pairs}
+        keep = {p: [] for p in pairs}
+        for i in range(len(source)):
+            record = source[i]
+            for p in pairs:
+                if _usable(record, *p):
+                    keep[p].append(i)
+        return {p: np.asarray(v, dtype=np.int64) for p, v in keep.items()}
+
+    def pair_counts(self, split: str) -> dict[str, int]:
+        """Usable pairs per unordered language pair, e.g. {'de-en': 35012, ...}."""
+        return {f"{a}-{b}": len(v) for (a, b), v in self._pair_indices(self.split_name(split)).items()}
+
+
+def _usable(record: dict, src: str, tgt: str) -> bool:
+    a, b = record.get(src, ""), record.get(tgt, "")
+    return bool(a.strip()) and bool(b.strip()) and a != b
+
+
+def _languages(ref: str, info) -> tuple[str, ...]:
+    import tensorflow_datasets as tfds
+    if info.metadata and "languages" in info.metadata:
+        return tuple(info.metadata["languages"])
+    if isinstance(info.features, tfds.features.Translation):
+        return tuple(info.features.languages)
+    family, _ = split_ref(ref)
+    if family in LOCAL_BUILDERS:
+        langs = getattr(importlib.import_module(LOCAL_BUILDERS[family]), "LANGUAGES", None)
+        if langs:
+            return tuple(langs)
+    raise UserError(f"cannot tell the languages of dataset {ref!r}: it has no `languages` metadata "
+                    "and no Translation feature")
+
+
+@functools.lru_cache(maxsize=None)
+def open_dataset(ref: str, data_dir: str | None = None) -> Dataset:
+    data_dir = resolve_data_dir(data_dir)
+    path = built_path(ref, data_dir)
+    if path is None:
+        split_ref(ref)
+        raise UserError(f"dataset {ref} is not built in {data_dir}: run `xling data build {ref}` "
+                        "(or pass --data_dir where it is built)")
+    return Dataset(ref, path)
 
 
 class TextSource:
     """Random access to a split's records with text features as str."""
 
-    def __init__(self, name: str, split: str, data_dir: str):
-        import tensorflow_datasets as tfds  # slow import; only where data is read
-        spec = get_spec(name)
-        importlib.import_module(spec.module)  # registers the builder class with TFDS
-        if split not in spec.splits:
-            raise UserError(f"dataset {name!r} has no split {split!r}; splits: {', '.join(spec.splits)}")
-        self._source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+    def __init__(self, source):
+        self._source = source
 
     def __len__(self) -> int:
         return len(self._source)
 
     def __getitem__(self, i: int) -> dict:
-        return {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in self._source[i].items()}
+        return {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in self._source[int(i)].items()}
 
 
-def parse_directions(name: str, directions: Sequence[str]) -> list[tuple[str, str]]:
-    spec = get_spec(name)
+def parse_directions(ref: str, directions: Sequence[str], data_dir: str | None = None) -> list[tuple[str, str]]:
+    """['en-es', ...] -> [('en', 'es'), ...], checking the codes against the dataset's languages."""
+    languages = open_dataset(ref, data_dir).languages
     pairs = []
     for d in directions:
         parts = d.split("-")
-        if len(parts) != 2:
+        if len(parts) != 2 or not all(parts):
             raise UserError(f"bad direction {d!r}: write SRC-TGT, e.g. en-es")
         for lang in parts:
-            if lang not in spec.languages:
-                raise UserError(f"unknown language code {lang!r} for dataset {name!r}; "
-                                f"it has: {', '.join(sorted(spec.languages))}")
+            if lang not in languages:
+                raise UserError(f"unknown language code {lang!r} for dataset {ref!r}; it has: "
+                                f"{', '.join(languages)}")
+        if parts[0] == parts[1]:
+            raise UserError(f"bad direction {d!r}: source and target language are the same")
         pairs.append((parts[0], parts[1]))
     return pairs

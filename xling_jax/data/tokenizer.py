@@ -25,14 +25,21 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
         character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
-        user_defined_symbols=[lang_tag(l) for l in languages], normalization_rule_name="nmt_nfkc",
+        # Control symbols, not user-defined ones: a literal "<2es>" in a sentence must not turn into the tag.
+        control_symbols=[lang_tag(l) for l in languages], normalization_rule_name="nmt_nfkc",
         num_threads=os.cpu_count() or 1, minloglevel=2,
+        # Characters outside the vocabulary become UTF-8 byte pieces instead of <unk>: no text is lost.
+        byte_fallback=True,
         # Keep vocab_size a hard limit only where the corpus allows it.
         hard_vocab_limit=False)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(model.getvalue())
     os.replace(tmp, path)
+
+
+def _valid_utf8(text: str) -> str:
+    return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
 class Tokenizer:
@@ -53,15 +60,21 @@ class Tokenizer:
         return i
 
     def languages(self) -> list[str]:
-        pieces = (self.sp.id_to_piece(i) for i in range(self.vocab_size))
-        return [p[2:-1] for p in pieces if p.startswith("<2") and p.endswith(">") and self.sp.is_control(
-            self.sp.piece_to_id(p)) is False and len(p) > 3]
+        """Codes of the target-language tags in the vocabulary."""
+        return [p[2:-1] for p in map(self.sp.id_to_piece, range(self.vocab_size))
+                if p.startswith("<2") and p.endswith(">") and len(p) > 3]
 
     def encode(self, text: str) -> list[int]:
-        return self.sp.encode(text)
+        try:
+            return self.sp.encode(text)
+        except (RuntimeError, UnicodeError):  # lone surrogates cannot cross into C++
+            return self.sp.encode(_valid_utf8(text))
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.sp.encode(list(texts))
+        try:
+            return self.sp.encode(list(texts))
+        except (RuntimeError, UnicodeError):
+            return self.sp.encode([_valid_utf8(t) for t in texts])
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         ids = [int(i) for i in ids]

@@ -4,7 +4,8 @@ import os
 
 import sacrebleu
 
-from xling_jax.data import registry
+from xling_jax.data import mixture
+from xling_jax.data.pipeline import PairSource
 from xling_jax.decoding.load import Run
 from xling_jax.decoding.translate import Translator
 
@@ -24,23 +25,32 @@ def score(hypotheses: list[str], references: list[str], tgt_lang: str) -> dict:
 
 def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: int = 0,
              progress=None) -> dict:
-    """Translates every direction of the run on `split`, writes hypotheses and scores, returns the scores."""
+    """Translates every direction of the run on `split`, writes hypotheses and scores, returns the scores.
+
+    Directions are named `en-es`, or `DATASET:en-es` when the run mixes several datasets.
+    """
     dc = run.config.data
-    data_dir = registry.ensure_built(dc.name, data_dir or dc.data_dir)
-    spec = registry.get_spec(dc.name)
-    source = registry.TextSource(dc.name, split, data_dir)
-    records = [source[i] for i in range(len(source) if not limit else min(limit, len(source)))]
+    if data_dir:
+        dc.data_dir = data_dir
+    data_dir = mixture.ensure_built(dc)
+    dirs = mixture.directions(dc, data_dir)
+    qualified = mixture.is_qualified(dirs)
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
     out_dir = os.path.join(run.workdir, "eval", split)
     os.makedirs(out_dir, exist_ok=True)
-    results = {"dataset": dc.name, "split": split, "step": run.step, "directions": {}}
-    for src, tgt in registry.parse_directions(dc.name, dc.directions):
-        sources = [r[spec.languages[src]] for r in records]
-        refs = [r[spec.languages[tgt]] for r in records]
-        hyps = translator.translate(sources, tgt, progress=progress)
-        with open(os.path.join(out_dir, f"{src}-{tgt}.hyp"), "w", encoding="utf-8") as f:
+    datasets = sorted({d.dataset for d in dirs})
+    results = {"dataset": datasets[0] if len(datasets) == 1 else datasets, "split": split, "step": run.step,
+               "directions": {}}
+    for d in dirs:
+        source = PairSource(d, split, data_dir)
+        n = len(source) if not limit else min(limit, len(source))
+        pairs = [source[i] for i in range(n)]
+        hyps = translator.translate([p["src"] for p in pairs], d.tgt, progress=progress)
+        key = d.key(qualified)
+        with open(os.path.join(out_dir, key.replace("/", "_").replace(":", "_") + ".hyp"), "w",
+                  encoding="utf-8") as f:
             f.writelines(h.replace("\n", " ") + "\n" for h in hyps)
-        results["directions"][f"{src}-{tgt}"] = score(hyps, refs, tgt)
+        results["directions"][key] = score(hyps, [p["tgt"] for p in pairs], d.tgt)
     with open(os.path.join(out_dir, "scores.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
     return results

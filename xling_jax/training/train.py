@@ -7,7 +7,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from xling_jax.data import pipeline, registry
+from xling_jax.data import mixture, pipeline
+from xling_jax.data.prefetch import Prefetch
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
 from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
@@ -20,11 +21,9 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
     """Loads WORKDIR/tokenizer.model, training it on the train split of every language first if absent."""
     path = os.path.join(workdir, tokenizer_lib.FILENAME)
     if not os.path.exists(path):
-        directions = registry.parse_directions(config.data.name, config.data.directions)
-        languages = sorted({l for d in directions for l in d})
-        spec = registry.get_spec(config.data.name)
-        source = registry.TextSource(config.data.name, "train", data_dir)
-        sentences = [source[i][spec.languages[l]] for i in range(len(source)) for l in languages]
+        dirs = mixture.directions(config.data, data_dir)
+        languages = mixture.languages(dirs)
+        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed)
         if jax.process_index() == 0:
             print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
                   f"sentences ({', '.join(languages)})")
@@ -41,22 +40,38 @@ def _sync(name: str) -> None:
 
 
 def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev") -> dict:
-    totals = {"nll_sum": 0.0, "correct": 0.0, "tokens": 0.0}
-    for local in pipeline.eval_batches(config, tokenizer, data_dir, split, jax.process_index(),
-                                       jax.process_count()):
-        out = eval_fn(params, mesh_lib.global_batch(local, mesh))
-        for k in totals:
-            totals[k] += float(out[k])
-    n = max(totals["tokens"], 1.0)
-    return {f"{split}_loss": totals["nll_sum"] / n, f"{split}_accuracy": totals["correct"] / n,
-            f"{split}_tokens": totals["tokens"]}
+    """Token-level dev loss and accuracy over all directions, and per direction when there are several."""
+    dirs = mixture.directions(config.data, data_dir)
+    qualified = mixture.is_qualified(dirs)
+    out, grand = {}, {"nll_sum": 0.0, "correct": 0.0, "tokens": 0.0}
+    for d in dirs:
+        totals = {k: 0.0 for k in grand}
+        for local in pipeline.eval_batches(config, tokenizer, d, data_dir, split, jax.process_index(),
+                                           jax.process_count()):
+            res = jax.device_get(eval_fn(params, mesh_lib.global_batch(local, mesh)))
+            for k in totals:
+                totals[k] += float(res[k])
+        for k in grand:
+            grand[k] += totals[k]
+        if len(dirs) > 1:
+            out[f"{split}_loss/{d.key(qualified)}"] = totals["nll_sum"] / max(totals["tokens"], 1.0)
+    n = max(grand["tokens"], 1.0)
+    return {f"{split}_loss": grand["nll_sum"] / n, f"{split}_accuracy": grand["correct"] / n,
+            f"{split}_tokens": grand["tokens"], **out}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming from WORKDIR's latest checkpoint) and returns the final dev metrics."""
     validate(config)
     workdir = workdir_lib.prepare(workdir)
-    data_dir = registry.ensure_built(config.data.name, config.data.data_dir)
+    data_dir = mixture.ensure_built(config.data)
+    directions = mixture.directions(config.data, data_dir)  # checks language codes
+    if len(directions) > 1 and jax.process_index() == 0:
+        counts = mixture.pair_counts(directions, "train", data_dir)
+        rates = mixture.temperature_weights(counts, config.data.temperature)
+        qualified = mixture.is_qualified(directions)
+        print(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
+            f"{d.key(qualified)} {n:,} {r:.1%}" for d, n, r in zip(directions, counts, rates)))
     mesh = mesh_lib.make_mesh(config.mesh)
     mesh_lib.check_batch_size(config.train.batch_size, mesh)
     workdir_lib.save_config(workdir, config)
@@ -73,7 +88,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         out_shardings=(replicated, replicated), donate_argnums=(0,))
     eval_step = jax.jit(functools.partial(steps.eval_step, model=model), out_shardings=replicated)
 
-    data_iter = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
+    batches = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
+    # The checkpoint stores the state after the last batch the loop consumed, not after prefetched ones.
+    data_iter = Prefetch(batches, lambda b: mesh_lib.global_batch(b, mesh), size=config.data.prefetch)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
@@ -93,7 +110,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                         header=f"{n_params / 1e6:.1f}M params on {mesh.shape['data']} device(s)") as progress:
         window, t_window = [], time.perf_counter()
         for step in range(start, total):
-            batch = mesh_lib.global_batch(next(data_iter), mesh)
+            batch = next(data_iter)
             state, metrics = train_step(state, batch, step_rng)
             window.append(metrics)
             done = step + 1
@@ -116,6 +133,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             if not window:
                 t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
     mngr.wait_until_finished()
+    data_iter.close()
     writer.close()
     if start >= total:
         print(f"{workdir} is already trained to step {start} (train.steps={total}); nothing to do.")

@@ -1,5 +1,5 @@
 """Config checks that run before anything is built or compiled: one clear error each."""
-from xling_jax.data import registry
+from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.training.optimizer import SCHEDULES
 
@@ -26,6 +26,13 @@ def validate(config) -> None:
         raise UserError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
     if not 0.0 <= m.dropout_rate < 1.0:
         raise UserError(f"model.dropout_rate must be in [0, 1), got {m.dropout_rate}")
-    if not d.directions:
+    if not d.mixture and not d.directions:
         raise UserError("data.directions is empty; name at least one, e.g. ('en-es',)")
-    registry.parse_directions(d.name, d.directions)  # unknown dataset or language codes
+    if d.prefetch < 1:
+        raise UserError(f"data.prefetch must be at least 1 (batches prepared ahead), got {d.prefetch}")
+    if d.temperature <= 0:
+        raise UserError(f"data.temperature must be > 0, got {d.temperature}")
+    if not d.pack and (d.bucket_step <= 0 or d.bucket_window <= 0):
+        raise UserError("data.bucket_step and data.bucket_window must be positive")
+    # Dataset names only: language codes are checked once the datasets are built.
+    mixture.dataset_refs(d)

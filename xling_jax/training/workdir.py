@@ -32,7 +32,9 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         raise UserError(f"{workdir} holds no trained run ({CONFIG_FILE} missing); train one with "
                         f"`xling train --workdir {workdir}` or pass the right --workdir")
     with open(path, encoding="utf-8") as f:
-        return loading.from_json(f.read())
+        saved = loading.from_json(f.read())
+    # Keys added to the code after the run was started take their defaults.
+    return loading.with_defaults(saved)
 
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:

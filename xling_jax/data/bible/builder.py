@@ -40,7 +40,9 @@ dev = Ruth, Jonah, Philippians; train = the other 59 books.
 _HOMEPAGE = 'https://crosswire.org/sword/modules/'
 _CITATION = ''
 
-__all__ = ['Bible', 'build']
+__all__ = ['Bible', 'build', 'LANGUAGES']
+
+LANGUAGES = ('en', 'es')  # text features that are languages ('en_web' is an alternative English)
 
 
 class Bible(tfds.core.GeneratorBasedBuilder):
@@ -63,6 +65,7 @@ class Bible(tfds.core.GeneratorBasedBuilder):
                 'es': tfds.features.Text(),
             }),
             supervised_keys=('en', 'es'),
+            metadata=tfds.core.MetadataDict(languages=list(LANGUAGES)),
             disable_shuffling=True,  # keep canonical (book, chapter, verse) order
             homepage=_HOMEPAGE,
             citation=_CITATION,

@@ -1,0 +1,118 @@
+"""Which (dataset, source language, target language) directions a run trains on, and how often.
+
+`config.data.mixture` lists entries `DATASET:SRC-TGT` (e.g. `libreoffice_help:en-de`,
+`gettext/lo:en-fr`); with `data.both_directions` each entry also trains in reverse.
+An empty mixture means `data.name` with exactly the directions in `data.directions`.
+Directions are sampled with temperature T: p_i ∝ n_i^(1/T) over their training pairs
+(T=1 proportional to size, large T close to uniform).
+"""
+import dataclasses
+
+import numpy as np
+
+from xling_jax.data import registry
+from xling_jax.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Direction:
+    dataset: str
+    src: str
+    tgt: str
+
+    @property
+    def pair(self) -> str:
+        return f"{self.src}-{self.tgt}"
+
+    def key(self, qualified: bool) -> str:
+        """Name in metrics and eval output: `en-es`, or `DATASET:en-es` when several datasets mix."""
+        return f"{self.dataset}:{self.pair}" if qualified else self.pair
+
+
+def _entries(data_config) -> list[tuple[str, str]]:
+    """(dataset, 'SRC-TGT') entries of the config, reverse directions added where asked."""
+    if not data_config.mixture:
+        return [(data_config.name, d) for d in data_config.directions]
+    out = []
+    for entry in data_config.mixture:
+        ref, sep, direction = entry.rpartition(":")
+        if not sep or not ref:
+            raise UserError(f"bad data.mixture entry {entry!r}: write DATASET:SRC-TGT, e.g. libreoffice_help:en-de")
+        out.append((ref, direction))
+        if data_config.both_directions:
+            src, _, tgt = direction.partition("-")
+            out.append((ref, f"{tgt}-{src}"))
+    seen, unique = set(), []
+    for e in out:
+        if e not in seen:
+            seen.add(e)
+            unique.append(e)
+    return unique
+
+
+def dataset_refs(data_config) -> list[str]:
+    """The datasets a config reads, in first-mention order (no dataset needs to be built)."""
+    refs = []
+    for ref, _ in _entries(data_config):
+        registry.split_ref(ref)
+        if ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+def named_languages(data_config) -> list[str]:
+    """Language codes the config names (no dataset needs to be built)."""
+    return sorted({l for _, d in _entries(data_config) for l in d.split("-") if l})
+
+
+def directions(data_config, data_dir: str | None = None) -> list[Direction]:
+    """All training directions, with language codes checked against the built datasets."""
+    out = []
+    for ref, d in _entries(data_config):
+        (src, tgt), = registry.parse_directions(ref, [d], data_dir)
+        out.append(Direction(ref, src, tgt))
+    return out
+
+
+def is_qualified(dirs: list[Direction]) -> bool:
+    return len({d.dataset for d in dirs}) > 1
+
+
+def languages(dirs: list[Direction]) -> list[str]:
+    return sorted({l for d in dirs for l in (d.src, d.tgt)})
+
+
+def temperature_weights(sizes, temperature: float) -> np.ndarray:
+    """p_i ∝ n_i^(1/T), normalised; directions without pairs get 0."""
+    if temperature <= 0:
+        raise UserError(f"data.temperature must be > 0, got {temperature}")
+    n = np.asarray(sizes, dtype=np.float64)
+    w = np.where(n > 0, np.power(np.maximum(n, 1.0), 1.0 / temperature), 0.0)
+    if w.sum() == 0:
+        raise UserError("no training pairs in any direction of the mixture")
+    return w / w.sum()
+
+
+def source_options(data_config, ref: str) -> dict | None:
+    """Build options for a parametric dataset (`gettext/NAME`, `parallel_text/NAME`) from data.sources.NAME."""
+    family, name = registry.split_ref(ref)
+    if family not in registry.PARAMETRIC or "sources" not in data_config or name not in data_config.sources:
+        return None
+    opts = data_config.sources[name]
+    opts = opts.to_dict() if hasattr(opts, "to_dict") else dict(opts)
+    builder = opts.pop("builder", family)
+    if builder != family:
+        raise UserError(f"data.sources.{name}.builder is {builder!r} but {ref} uses {family!r}")
+    return opts
+
+
+def pair_counts(dirs: list[Direction], split: str, data_dir: str | None) -> list[int]:
+    return [len(registry.open_dataset(d.dataset, data_dir).pair_index(split, d.src, d.tgt)) for d in dirs]
+
+
+def ensure_built(data_config) -> str:
+    """Builds every locally buildable dataset of the config if missing; returns the data directory."""
+    data_dir = registry.resolve_data_dir(data_config.data_dir)
+    for ref in dataset_refs(data_config):
+        registry.ensure_built(ref, data_dir, options=source_options(data_config, ref))
+    return data_dir
