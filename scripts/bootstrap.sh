@@ -20,11 +20,14 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "bootstrap: installing Debian packages: ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+elif ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+  # `apt-get download` (the libreoffice_help dataset) needs the package lists.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -1,0 +1,154 @@
+"""TFDS builder `parallel_text`: a user's own TSV or line-aligned files (no TensorFlow needed).
+
+Build and read::
+
+    from xling_jax.data.parallel_text.builder import build
+    builder = build(data_dir, config_name='mine', options={
+        'languages': ['en', 'de'],
+        'train': 'train.tsv',                    # a TSV: one column per language, in `languages` order
+        'dev': ['dev.en', 'dev.de'],              # or one line-aligned file per language
+        'test': 'test.tsv',
+    })
+    tfds.builder_from_directory(builder.data_dir).as_data_source('train')[0]
+    # {'de': b'...', 'en': b'...', 'origin': b'train.tsv:1'}
+
+The dataset lands in DATA_DIR/parallel_text/NAME/1.0.0/ with the splits that are
+given (`train` is required); its languages are in the metadata
+(`info.metadata['languages']`). `max_chars` (default 2000) is the longest text
+kept. Language codes are normalised (`zh-CN` -> `zh_CN`, see
+:mod:`xling_jax.data.langcode`). What is skipped or repaired and how texts are
+normalised: :mod:`xling_jax.data.parallel_text.readers`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import tensorflow_datasets as tfds
+
+from xling_jax.data import langcode, user_build
+from xling_jax.data.parallel_text import readers
+from xling_jax.data.report import SkipReport
+from xling_jax.errors import UserError
+
+__all__ = ["ParallelText", "build", "LANGUAGES"]
+
+LANGUAGES = None  # dynamic: read them from the built dataset's metadata
+
+SPLITS = ("train", "dev", "test")
+DEFAULT_MAX_CHARS = 2000
+_OPTIONS = {"languages", "max_chars", *SPLITS}
+
+_DESCRIPTION = """\
+Parallel text from the user's own files: a TSV with one column per language, or
+one line-aligned file per language. One record per usable line: one field per
+language and `origin` (FILE:LINE of the line, the first language's file for
+line-aligned input). Control characters are removed and surrounding whitespace
+stripped; lines with invalid UTF-8, a wrong column count, an empty side or a
+text over max_chars characters are skipped (see the `skipped` metadata).
+"""
+
+
+class ParallelText(tfds.core.GeneratorBasedBuilder):
+    """A user's TSV or line-aligned parallel text; build it with :func:`build`."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+
+    def __init__(self, *, languages=None, splits=None, metadata=None, **kwargs):
+        if languages is None:
+            raise UserError("parallel_text datasets are built with xling_jax.data.parallel_text.builder.build() "
+                            "and read with tfds.builder_from_directory()")
+        self._languages, self._splits, self._metadata = list(languages), splits, dict(metadata or {})
+        super().__init__(**kwargs)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            description=_DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                "origin": tfds.features.Text(),
+                **{lang: tfds.features.Text() for lang in self._languages},
+            }),
+            metadata=tfds.core.MetadataDict(languages=self._languages, **self._metadata),
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # local files only
+        return {split: self._generate_examples(records) for split, records in self._splits.items()}
+
+    def _generate_examples(self, records):
+        for i, record in enumerate(records):
+            yield i, record
+
+
+def _split_files(value, split: str, n: int) -> list[str]:
+    """The split's files: [TSV] or one line-aligned file per language."""
+    if isinstance(value, str):
+        value = [value]
+    if (not isinstance(value, (list, tuple)) or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)):
+        raise UserError(f"parallel_text {split} must be a TSV path or a list of {n} line-aligned files, "
+                        f"got {value!r}")
+    if len(value) not in (1, n):
+        raise UserError(f"parallel_text {split} lists {len(value)} files for {n} languages: give one TSV "
+                        f"or one line-aligned file per language, in the order of `languages`")
+    files = [os.path.expanduser(v.strip()) for v in value]
+    for path in files:
+        why = readers.check_file(path)
+        if why:
+            raise UserError(f"parallel_text {split} file {path} {why}")
+    return files
+
+
+def read_split(files: list[str], languages: list[str], reader: readers.Reader) -> list[dict]:
+    if len(files) == 1:
+        lines = reader.tsv(files[0], languages)
+    else:
+        lines = reader.aligned(files)
+    origin = os.path.basename(files[0])
+    return [{"origin": f"{origin}:{lineno}", **dict(zip(languages, texts))} for lineno, texts in lines]
+
+
+def build(data_dir: str, *, install: bool = False, config_name: str, options: dict) -> ParallelText:
+    """Reads the split files of `options` and writes DATA_DIR/parallel_text/NAME/1.0.0 (replacing it).
+
+    Raises UserError for bad options, a missing file or a split without one usable pair;
+    prints what was skipped or repaired (to stderr) and keeps the counts in the
+    dataset's metadata (`skipped`, `repaired`).
+    """
+    del install  # nothing to install
+    name = user_build.check_name(config_name, "parallel_text")
+    options = user_build.check_options(options, _OPTIONS, "parallel_text")
+    if not options.get("languages"):
+        raise UserError("parallel_text needs languages: the column (or file) languages in order, e.g. en,de")
+    languages = langcode.normalise_all(options["languages"], "parallel_text languages")
+    if len(languages) < 2:
+        raise UserError(f"parallel_text needs at least two languages, got {', '.join(languages)}")
+    if not options.get("train"):
+        raise UserError("parallel_text needs train: a TSV file or one line-aligned file per language")
+    max_chars = options.get("max_chars", DEFAULT_MAX_CHARS)
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+        raise UserError(f"parallel_text max_chars must be a positive whole number, got {max_chars!r}")
+    files = {s: _split_files(options[s], s, len(languages)) for s in SPLITS if options.get(s)}
+
+    skipped, repaired = SkipReport(), SkipReport()
+    reader = readers.Reader(max_chars, skipped, repaired)
+    splits = {}
+    for split, paths in files.items():
+        before = skipped.counts.copy()
+        splits[split] = read_split(paths, languages, reader)
+        if not splits[split]:
+            why = "; ".join(f"{n:,} {r}" for r, n in (skipped.counts - before).most_common(3))
+            raise UserError(f"no usable {split} pairs in {', '.join(paths)}" + (f" ({why})" if why else ""))
+
+    metadata = {"files": files, "max_chars": max_chars, "skipped": skipped.to_dict(),
+                "repaired": repaired.to_dict()}
+    builder = user_build.prepare(ParallelText, data_dir, name, f"parallel text from {', '.join(files['train'])}",
+                                 languages=languages, splits=splits, metadata=metadata)
+    builder.skipped, builder.repaired = skipped, repaired
+    sizes = ", ".join(f"{s} {len(r):,}" for s, r in splits.items())
+    print(f"parallel_text/{name}: {', '.join(languages)}; pairs: {sizes}\n"
+          + skipped.summary(f"parallel_text/{name} skipped") + "\n"
+          + repaired.summary(f"parallel_text/{name} repaired (kept)"), file=sys.stderr)
+    return builder
