@@ -30,3 +30,14 @@ def tiny_workdir(tmp_path, tiny_tokenizer):
     workdir.mkdir()
     shutil.copy(tiny_tokenizer, workdir / "tokenizer.model")
     return str(workdir)
+
+
+def read_built(builder):
+    """(builder read back from its directory, {split: [records with str values]}) of a finished build."""
+    import tensorflow_datasets as tfds
+    loaded = tfds.builder_from_directory(builder.data_dir)
+    out = {}
+    for split in loaded.info.splits:
+        source = loaded.as_data_source(split)
+        out[split] = [{k: v.decode("utf-8") for k, v in source[i].items()} for i in range(len(source))]
+    return loaded, out

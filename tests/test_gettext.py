@@ -9,10 +9,10 @@ import re
 import struct
 
 import pytest
-import tensorflow_datasets as tfds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import read_built as _read
 from xling_jax.data import langcode
 from xling_jax.data.gettext import catalog, corpus, mo, po
 from xling_jax.data.gettext.builder import build
@@ -321,13 +321,6 @@ def catalogs(tmp_path):
     return str(src)
 
 
-def _read(builder):
-    loaded = tfds.builder_from_directory(builder.data_dir)
-    out = {}
-    for split in loaded.info.splits:
-        source = loaded.as_data_source(split)
-        out[split] = [{k: v.decode("utf-8") for k, v in source[i].items()} for i in range(len(source))]
-    return loaded, out
 
 
 def rec(catalog_, en, context="", **langs):

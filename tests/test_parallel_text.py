@@ -2,10 +2,10 @@
 import os
 
 import pytest
-import tensorflow_datasets as tfds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import read_built as _read
 from xling_jax.data import langcode
 from xling_jax.data.parallel_text import readers
 from xling_jax.data.parallel_text.builder import build
@@ -19,13 +19,6 @@ def write(path, data) -> str:
     return str(path)
 
 
-def _read(builder):
-    loaded = tfds.builder_from_directory(builder.data_dir)
-    out = {}
-    for split in loaded.info.splits:
-        source = loaded.as_data_source(split)
-        out[split] = [{k: v.decode("utf-8") for k, v in source[i].items()} for i in range(len(source))]
-    return loaded, out
 
 
 TSV = (b"\xef\xbb\xbfEN\tpt-br\n"                      # 1 BOM + header naming the languages
