@@ -96,3 +96,15 @@ def test_greedy_matches_argmax_of_full_forward():
                 assert (out[row, t + 1:] == 0).all()
                 break
             prefix.append(nxt)
+
+
+def test_greedy_row_limits_cut_each_row_and_keep_its_prefix():
+    """A per-row limit stops that row early without changing the tokens before it."""
+    model = tiny()
+    params = init(model)
+    run = jax.jit(lambda p, s, lim: greedy(p, s, lim, model=model, max_len=6))
+    full = np.asarray(run(params, SRC, jnp.array([6, 6])))
+    cut = np.asarray(run(params, SRC, jnp.array([2, 4])))
+    for row, limit in enumerate([2, 4]):
+        np.testing.assert_array_equal(cut[row, :limit], full[row, :limit])
+        assert (cut[row, limit:] == 0).all()

@@ -45,6 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.positions = "sinusoidal"  # or "learned"
     c.model.max_len = 512  # learned position table size
     c.model.share_embeddings = True
+    c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
 
     c.train = ml_collections.ConfigDict()

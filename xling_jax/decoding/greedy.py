@@ -14,9 +14,14 @@ def init_cache(model, src_BxS, max_len: int):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
-def greedy(params, src_BxS, *, model, max_len: int):
-    """Returns BxT token ids (T = max_len): the argmax continuation, PAD after EOS."""
+def greedy(params, src_BxS, limit_B=None, *, model, max_len: int):
+    """Returns BxT token ids (T = max_len): the argmax continuation, PAD after EOS.
+
+    `limit_B` optionally caps each row's length below `max_len` (a row stops after
+    limit_B[b] tokens), so one compiled shape serves sources of different lengths.
+    """
     batch = src_BxS.shape[0]
+    limit_B = jnp.full((batch,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
     encoded = model.apply({"params": params}, src_BxS, method=model.encode)
     cache = init_cache(model, src_BxS, max_len)
 
@@ -27,7 +32,7 @@ def greedy(params, src_BxS, *, model, max_len: int):
             tgt_positions=jnp.full((batch, 1), i), decode=True, mutable=["cache"], method=model.decode)
         next_B = jnp.where(done_B, PAD_ID, jnp.argmax(logits[:, 0], axis=-1).astype(jnp.int32))
         out_BxT = out_BxT.at[:, i].set(next_B)
-        return i + 1, mutated["cache"], next_B, out_BxT, done_B | (next_B == EOS_ID)
+        return i + 1, mutated["cache"], next_B, out_BxT, done_B | (next_B == EOS_ID) | (i + 1 >= limit_B)
 
     def cond(carry):
         i, _, _, _, done_B = carry

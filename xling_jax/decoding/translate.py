@@ -25,6 +25,9 @@ class Translator:
         self.model, self.params, self.tokenizer, self.dc = model, params, tokenizer, decode_config
         self._greedy = jax.jit(functools.partial(greedy, model=model), static_argnames="max_len")
 
+    def _max_target_len(self, source_len: int) -> int:
+        return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))
+
     def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
                   warn: Callable[[str], None] | None = None) -> list[str]:
         tag = self.tokenizer.tag_id(tgt_lang)
@@ -45,8 +48,10 @@ class Translator:
             src = np.zeros((bs, length), np.int32)  # a fixed batch size: one compile per length bucket
             for row, i in enumerate(idx):
                 src[row, :len(encoded[i])] = encoded[i]
-            max_len = int(self.dc.max_len_a * length + self.dc.max_len_b)
-            out = np.asarray(self._greedy(self.params, src, max_len=max_len))
+            # Each row stops at a * (its own source length) + b; the compiled loop is sized for the bucket.
+            limit = np.zeros(bs, np.int32)
+            limit[:len(idx)] = [self._max_target_len(len(encoded[i])) for i in idx]
+            out = np.asarray(self._greedy(self.params, src, limit, max_len=self._max_target_len(length)))
             for row, i in enumerate(idx):
                 outputs[i] = self.tokenizer.decode(out[row]) if texts[i].strip() else ""
             if progress:

@@ -33,6 +33,9 @@ class TransformerConfig:
     positions: str = "sinusoidal"  # or "learned"
     max_len: int = 512  # table size for learned positions
     share_embeddings: bool = True  # one embedding for source, target and output
+    # True (Vaswani/fairseq/Marian): embeddings start at std D^-1/2 and are multiplied by sqrt(D) on
+    # input, so Adam's steps are large relative to them; False (Flax WMT): std 1, logits / sqrt(D).
+    scale_embeddings: bool = True
     dtype: str = "float32"  # compute dtype; params stay float32
 
     @classmethod
@@ -191,6 +194,8 @@ class Embedder(nn.Module):
     def __call__(self, tokens_BxL, positions_BxL, deterministic: bool):
         c = self.cfg
         x_BxLxD = self.embed(tokens_BxL)
+        if c.scale_embeddings:
+            x_BxLxD *= math.sqrt(c.emb_dim)
         if c.positions == "learned":
             x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
                                 name="position_embedding")(positions_BxL)
@@ -206,7 +211,8 @@ class Transformer(nn.Module):
 
     def setup(self):
         c = self.cfg
-        make_embed = lambda name: nn.Embed(c.vocab_size, c.emb_dim, embedding_init=nn.initializers.normal(1.0),
+        std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
+        make_embed = lambda name: nn.Embed(c.vocab_size, c.emb_dim, embedding_init=nn.initializers.normal(std),
                                            name=name)
         self.source_embed = make_embed("embedding")
         self.target_embed = self.source_embed if c.share_embeddings else make_embed("target_embedding")
@@ -245,7 +251,9 @@ class Transformer(nn.Module):
         if c.pre_ln:
             y_BxTxD = self.decoder_norm(y_BxTxD)
         if c.share_embeddings:
-            logits_BxTxV = self.target_embed.attend(y_BxTxD.astype(jnp.float32)) / jnp.sqrt(c.emb_dim)
+            logits_BxTxV = self.target_embed.attend(y_BxTxD.astype(jnp.float32))
+            if not c.scale_embeddings:
+                logits_BxTxV /= jnp.sqrt(c.emb_dim)
         else:
             logits_BxTxV = self.output_proj(y_BxTxD)
         return logits_BxTxV.astype(jnp.float32)

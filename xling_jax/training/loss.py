@@ -1,6 +1,38 @@
 """Token-level cross-entropy with label smoothing (pure)."""
+import functools
+
 import jax
 import jax.numpy as jnp
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _weighted_losses(logits_NxV, targets_N, weights_N, label_smoothing):
+    return _weighted_losses_fwd(logits_NxV, targets_N, weights_N, label_smoothing)[0]
+
+
+def _weighted_losses_fwd(logits_NxV, targets_N, weights_N, label_smoothing):
+    lse_N = jax.nn.logsumexp(logits_NxV, axis=-1)
+    nll_N = lse_N - jnp.take_along_axis(logits_NxV, targets_N[:, None], axis=-1)[:, 0]
+    smooth_N = lse_N - jnp.mean(logits_NxV, axis=-1)
+    loss_N = (1.0 - label_smoothing) * nll_N + label_smoothing * smooth_N
+    out = (jnp.sum(loss_N * weights_N), jnp.sum(nll_N * weights_N))
+    return out, (logits_NxV, lse_N, targets_N, weights_N)
+
+
+def _weighted_losses_bwd(label_smoothing, residuals, cotangents):
+    # d loss / d logits = softmax - smoothed one-hot, written once: autodiff of the
+    # unfused form builds this VxN array twice (once transposed for the embedding gradient).
+    logits_NxV, lse_N, targets_N, weights_N = residuals
+    g_loss, g_nll = cotangents
+    v = logits_NxV.shape[-1]
+    probs_NxV = jnp.exp(logits_NxV - lse_N[:, None])
+    onehot_NxV = jax.nn.one_hot(targets_N, v, dtype=logits_NxV.dtype)
+    target_NxV = (g_loss * (1.0 - label_smoothing) + g_nll) * onehot_NxV + g_loss * label_smoothing / v
+    g_NxV = ((g_loss + g_nll) * probs_NxV - target_NxV) * weights_N[:, None]
+    return g_NxV, None, None
+
+
+_weighted_losses.defvjp(_weighted_losses_fwd, _weighted_losses_bwd)
 
 
 def cross_entropy(logits_BxTxV, targets_BxT, weights_BxT, label_smoothing: float = 0.0):
@@ -10,10 +42,9 @@ def cross_entropy(logits_BxTxV, targets_BxT, weights_BxT, label_smoothing: float
     uniformly over the vocabulary; callers divide by the token count, so the loss is
     normalised by non-pad target tokens of the whole (global) batch.
     """
-    logp_BxTxV = jax.nn.log_softmax(logits_BxTxV.astype(jnp.float32))
-    nll_BxT = -jnp.take_along_axis(logp_BxTxV, targets_BxT[..., None], axis=-1)[..., 0]
-    smooth_BxT = -jnp.mean(logp_BxTxV, axis=-1)
-    loss_BxT = (1.0 - label_smoothing) * nll_BxT + label_smoothing * smooth_BxT
-    w = weights_BxT.astype(jnp.float32)
-    correct = (jnp.argmax(logits_BxTxV, axis=-1) == targets_BxT) * w
-    return jnp.sum(loss_BxT * w), jnp.sum(nll_BxT * w), jnp.sum(correct), jnp.sum(w)
+    v = logits_BxTxV.shape[-1]
+    logits_NxV = logits_BxTxV.astype(jnp.float32).reshape(-1, v)
+    w_N = weights_BxT.astype(jnp.float32).reshape(-1)
+    loss_sum, nll_sum = _weighted_losses(logits_NxV, targets_BxT.reshape(-1), w_N, float(label_smoothing))
+    correct = (jnp.argmax(logits_BxTxV, axis=-1) == targets_BxT) * weights_BxT
+    return loss_sum, nll_sum, jnp.sum(correct.astype(jnp.float32)), jnp.sum(w_N)
