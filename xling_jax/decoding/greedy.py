@@ -2,7 +2,6 @@
 import jax
 import jax.numpy as jnp
 
-from xling_jax.data.tokenizer import EOS_ID, PAD_ID
 
 
 def init_cache(model, src_BxS, max_len: int):
@@ -15,12 +14,12 @@ def init_cache(model, src_BxS, max_len: int):
 
 
 def greedy(params, src_BxS, limit_B=None, *, model, max_len: int):
-    """Returns BxT token ids (T = max_len): the argmax continuation, PAD after EOS.
+    """Returns BxT token ids (T = max_len): the argmax continuation, pad ids after EOS.
 
     `limit_B` optionally caps each row's length below `max_len` (a row stops after
     limit_B[b] tokens), so one compiled shape serves sources of different lengths.
     """
-    batch = src_BxS.shape[0]
+    c, batch = model.cfg, src_BxS.shape[0]
     limit_B = jnp.full((batch,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
     encoded = model.apply({"params": params}, src_BxS, method=model.encode)
     cache = init_cache(model, src_BxS, max_len)
@@ -30,14 +29,15 @@ def greedy(params, src_BxS, limit_B=None, *, model, max_len: int):
         logits, mutated = model.apply(
             {"params": params, "cache": cache}, encoded, src_BxS, last_B[:, None],
             tgt_positions=jnp.full((batch, 1), i), decode=True, mutable=["cache"], method=model.decode)
-        next_B = jnp.where(done_B, PAD_ID, jnp.argmax(logits[:, 0], axis=-1).astype(jnp.int32))
+        next_B = jnp.where(done_B, c.pad_id, jnp.argmax(logits[:, 0], axis=-1).astype(jnp.int32))
         out_BxT = out_BxT.at[:, i].set(next_B)
-        return i + 1, mutated["cache"], next_B, out_BxT, done_B | (next_B == EOS_ID) | (i + 1 >= limit_B)
+        return i + 1, mutated["cache"], next_B, out_BxT, done_B | (next_B == c.eos_id) | (i + 1 >= limit_B)
 
     def cond(carry):
         i, _, _, _, done_B = carry
         return (i < max_len) & ~jnp.all(done_B)
 
-    init = (jnp.array(0), cache, jnp.zeros((batch,), jnp.int32), jnp.zeros((batch, max_len), jnp.int32),
+    init = (jnp.array(0), cache, jnp.full((batch,), c.decoder_start_id, jnp.int32),
+            jnp.full((batch, max_len), c.pad_id, jnp.int32),
             jnp.zeros((batch,), bool))
     return jax.lax.while_loop(cond, step, init)[3]

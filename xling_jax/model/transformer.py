@@ -3,7 +3,7 @@
 Shapes are in names: B batch, S source length, T target length, D width,
 H heads, K head width, F MLP width, V vocabulary. Segment ids (0 = padding)
 and positions are explicit inputs so packed rows work; when omitted they are
-derived from the tokens (one segment per row, pad id 0).
+derived from the tokens (one segment per row, `pad_id` masked).
 """
 import dataclasses
 import math
@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PAD_ID = 0
 _NEG_INF = -1e9
 
 
@@ -37,6 +36,11 @@ class TransformerConfig:
     # input, so Adam's steps are large relative to them; False (Flax WMT): std 1, logits / sqrt(D).
     scale_embeddings: bool = True
     dtype: str = "float32"  # compute dtype; params stay float32
+    # Special token ids of the vocabulary (xling's sentencepiece: pad 0, eos 1; OPUS-MT: eos 0,
+    # pad = vocab_size - 1). Decoding starts from `decoder_start_id`.
+    pad_id: int = 0
+    eos_id: int = 1
+    decoder_start_id: int = 0
 
     @classmethod
     def from_config(cls, model_config, vocab_size: int) -> "TransformerConfig":
@@ -71,9 +75,9 @@ def attention_mask(q_seg_BxT, kv_seg_BxS, causal: bool = False) -> jax.Array:
     return mask[:, None]
 
 
-def default_segments_positions(tokens_BxL, segment_ids=None, positions=None):
+def default_segments_positions(tokens_BxL, segment_ids=None, positions=None, pad_id: int = 0):
     if segment_ids is None:
-        segment_ids = (tokens_BxL != PAD_ID).astype(jnp.int32)
+        segment_ids = (tokens_BxL != pad_id).astype(jnp.int32)
     if positions is None:
         positions = jnp.broadcast_to(jnp.arange(tokens_BxL.shape[1]), tokens_BxL.shape)
     return segment_ids, positions
@@ -226,7 +230,7 @@ class Transformer(nn.Module):
             self.output_proj = nn.Dense(c.vocab_size, dtype=c.compute_dtype, name="output_projection")
 
     def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True):
-        seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions)
+        seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions, self.cfg.pad_id)
         x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic)
         mask = attention_mask(seg, seg)
         for layer in self.encoder_layers:
@@ -238,7 +242,7 @@ class Transformer(nn.Module):
                tgt_positions=None, *, deterministic=True, decode=False):
         """Logits for `tgt_in`. With `decode=True`, T is 1 and the "cache" collection is updated."""
         c = self.cfg
-        src_seg, _ = default_segments_positions(src_BxS, src_segment_ids)
+        src_seg, _ = default_segments_positions(src_BxS, src_segment_ids, pad_id=c.pad_id)
         # Unpacked targets form one segment per row: shifted targets start with the
         # pad id, which is still a real position, and trailing padding is masked in the loss.
         tgt_seg = jnp.ones_like(tgt_in_BxT) if tgt_segment_ids is None else tgt_segment_ids
