@@ -26,7 +26,7 @@ def trained(tmp_path_factory, tiny_tokenizer):
     workdir.mkdir()
     shutil.copy(tiny_tokenizer, workdir / "tokenizer.model")
     xling("train", "--config", TINY_CONFIG, "--workdir", str(workdir), "--config.train.steps=4",
-          "--config.model.num_layers", "1")
+          "--config.model.num_layers", "1", "--config.eval_bleu=true", "--config.eval_every=2")
     return str(workdir)
 
 
@@ -43,6 +43,53 @@ def test_translate_one_line_out_per_line_in(trained):
     lines = out.split("\n")
     assert lines[-1] == "" and len(lines) - 1 == 3
     assert lines[1] == ""  # an empty line in gives an empty line out
+
+
+def test_dev_bleu_is_logged_and_the_best_checkpoint_kept(trained):
+    with open(os.path.join(trained, "metrics.jsonl")) as f:
+        evals = [r for r in map(json.loads, f) if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all({"dev_bleu", "dev_chrf", "dev_bleu/en-es", "dev_chrf/es-en"} <= set(r) for r in evals)
+    with open(os.path.join(trained, "best", "best.json")) as f:
+        best = json.load(f)
+    first_best = max(evals, key=lambda r: (r["dev_bleu"], -r["step"]))  # the earlier one wins a tie
+    assert best["step"] == first_best["step"] and best["score"] == first_best["dev_bleu"]
+    out = json.loads(xling("eval", "--workdir", trained, "--split", "dev", "--limit", "8", "--step", "best").stdout)
+    assert out["step"] == best["step"]
+
+
+def test_translate_nbest_and_decoding_methods(trained):
+    text = "And God said, Let there be light.\n\nThe LORD is my shepherd.\n"
+    run = lambda *a: xling("translate", "--workdir", trained, "--src", "en", "--tgt", "es", *a, stdin=text).stdout
+    nbest = [l.split(" ||| ") for l in run("--beam", "3", "--nbest", "3").splitlines()]
+    assert [int(i) for i, _, _ in nbest] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for i in (0, 2):
+        scores = [float(s) for j, _, s in nbest if int(j) == i]
+        assert scores == sorted(scores, reverse=True)
+    best = run("--beam", "3").splitlines()
+    assert [best[0], best[2]] == [nbest[0][1], nbest[6][1]]
+    assert run("--greedy") == run("--sample", "--top_k", "1", "--temperature", "0.5")
+    assert run("--sample", "--seed", "1") == run("--sample", "--seed", "1")
+
+
+def test_eval_compare_prints_difference_and_p_value(trained, tmp_path):
+    xling("eval", "--workdir", trained, "--split", "test", "--limit", "8", "--greedy")
+    other = tmp_path / "greedy_run"
+    shutil.copytree(os.path.join(trained, "eval"), other / "eval")
+    proc = xling("eval", "--workdir", trained, "--split", "test", "--limit", "8", "--beam", "2",
+                 "--compare", str(other))
+    result = json.loads(proc.stdout)
+    for key, scores in result["directions"].items():
+        c = scores["compare"]
+        with open(other / "eval" / "test" / "scores.json") as f:
+            greedy_scores = json.load(f)["directions"][key]
+        assert c["bleu"]["this"] == scores["bleu"] and c["bleu"]["other"] == greedy_scores["bleu"]
+        assert c["chrf"]["difference"] == pytest.approx(scores["chrf"] - greedy_scores["chrf"], abs=0.011)
+        assert 0 <= c["bleu"]["p_value"] <= 1
+        assert f"{key} bleu: this" in proc.stderr
+    # Hypotheses of another split (or --limit) are refused with one line.
+    bad = xling("eval", "--workdir", trained, "--split", "test", "--limit", "5", "--compare", str(other), check=False)
+    assert bad.returncode == 2 and "other references" in bad.stderr
 
 
 def test_eval_prints_bleu_and_chrf_per_direction(trained):

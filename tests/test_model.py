@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from xling_jax.decoding.greedy import greedy, init_cache
+from xling_jax.decoding.sampling import init_cache
 from xling_jax.model.transformer import Transformer, TransformerConfig, attention_mask
 
 SRC = jnp.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])
@@ -79,32 +79,3 @@ def test_cached_decoding_matches_full_forward(kw):
         cache = mutated["cache"]
         steps.append(logits)
     np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)
-
-
-def test_greedy_matches_argmax_of_full_forward():
-    """Greedy output equals repeatedly taking the argmax of the uncached model."""
-    model = tiny()
-    params = init(model)
-    out = np.asarray(jax.jit(lambda p, s: greedy(p, s, model=model, max_len=6))(params, SRC))
-    for row in range(2):
-        prefix = [0]
-        for t in range(6):
-            logits = model.apply({"params": params}, SRC[row:row + 1], jnp.array([prefix]))
-            nxt = int(jnp.argmax(logits[0, -1]))
-            assert out[row, t] == nxt
-            if nxt == 1:  # EOS: the rest is padding
-                assert (out[row, t + 1:] == 0).all()
-                break
-            prefix.append(nxt)
-
-
-def test_greedy_row_limits_cut_each_row_and_keep_its_prefix():
-    """A per-row limit stops that row early without changing the tokens before it."""
-    model = tiny()
-    params = init(model)
-    run = jax.jit(lambda p, s, lim: greedy(p, s, lim, model=model, max_len=6))
-    full = np.asarray(run(params, SRC, jnp.array([6, 6])))
-    cut = np.asarray(run(params, SRC, jnp.array([2, 4])))
-    for row, limit in enumerate([2, 4]):
-        np.testing.assert_array_equal(cut[row, :limit], full[row, :limit])
-        assert (cut[row, limit:] == 0).all()

@@ -21,6 +21,8 @@ def get_config():
     c.log_every = 1
     c.eval_every = 3
     c.eval_batches = 2
+    c.eval_bleu = False  # the CLI test turns it on
+    c.eval_bleu_limit = 8
     c.decode.batch_size = 8
     c.decode.max_len_a = 1.0
     c.decode.max_len_b = 4

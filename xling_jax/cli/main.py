@@ -47,14 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--tgt", required=True, help="target language code")
     tr.add_argument("--input", default=None, help="file to translate (default: stdin)")
     tr.add_argument("--output", default=None, help="file to write (default: stdout)")
-    tr.add_argument("--batch_size", type=int, default=0, help="sentences per batch (default: config.decode)")
+    _add_decode_flags(tr)
 
     ev = sub.add_parser("eval", help="sacreBLEU and chrF++ per direction on a dataset split")
     ev.add_argument("--workdir", required=True)
     ev.add_argument("--split", default="test")
     ev.add_argument("--data_dir", default="")
     ev.add_argument("--limit", type=int, default=0, help="only the first N examples (0: all)")
-    ev.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    ev.add_argument("--step", default=None, help="checkpoint step, or `best` (best dev BLEU; default: latest)")
+    ev.add_argument("--compare", default=None, metavar="OTHER_WORKDIR",
+                    help="also score OTHER_WORKDIR's hypotheses of the same split (evaluate it first) and "
+                         "print both scores, the difference and the paired-bootstrap p-value")
+    _add_decode_flags(ev)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
     bd = bench.add_parser("data", help="input pipeline tokens/s next to the train step's consumption",
@@ -64,6 +68,41 @@ def _parser() -> argparse.ArgumentParser:
                                                   "default: a temporary folder")
     bd.add_argument("--batches", type=int, default=50, help="pipeline batches to time")
     return p
+
+
+def _add_decode_flags(p: argparse.ArgumentParser) -> None:
+    """Decoding options; each sets the config.decode key of the same name for this command."""
+    g = p.add_argument_group("decoding (default: the run's config.decode: beam search, 4 beams, alpha 0.6)")
+    method = g.add_mutually_exclusive_group()
+    method.add_argument("--beam", type=int, default=None, metavar="K", help="beam search with K beams")
+    method.add_argument("--greedy", action="store_true", help="greedy search")
+    method.add_argument("--sample", action="store_true", help="sample (see --temperature, --top_k, --top_p)")
+    g.add_argument("--alpha", type=float, default=None, help="length penalty ((5+L)/6)^alpha (0: none)")
+    g.add_argument("--nbest", type=int, default=None, help="hypotheses per line (translate: Moses n-best "
+                                                          "lines `INDEX ||| TEXT ||| SCORE`)")
+    g.add_argument("--temperature", type=float, default=None)
+    g.add_argument("--top_k", type=int, default=None, help="sample from the K most likely tokens (0: all)")
+    g.add_argument("--top_p", type=float, default=None, help="sample from the nucleus of mass P (1: all)")
+    g.add_argument("--seed", type=int, default=None, help="sampling seed")
+    g.add_argument("--batch_size", type=int, default=None, help="sentences per batch")
+    g.add_argument("--max_len_a", type=float, default=None, help="max output tokens = a * source tokens + b")
+    g.add_argument("--max_len_b", type=int, default=None)
+
+
+def _apply_decode_flags(args, dc) -> None:
+    if args.beam is not None:
+        dc.method, dc.beam_size = "beam", args.beam
+    elif args.greedy:
+        dc.method = "greedy"
+    elif args.sample:
+        dc.method = "sample"
+    for key in ("alpha", "nbest", "temperature", "top_k", "top_p", "seed", "batch_size", "max_len_a", "max_len_b"):
+        if getattr(args, key) is not None:
+            dc[key] = getattr(args, key)
+    if dc.method != "beam" and args.nbest is None:
+        dc.nbest = 1
+    from xling_jax.decoding.translate import check_decode_config
+    check_decode_config(dc)
 
 
 def _load_config(path, overrides):
@@ -112,8 +151,7 @@ def cmd_translate(args) -> None:
     for flag, lang in (("--src", args.src), ("--tgt", args.tgt)):
         if lang not in languages:
             raise UserError(f"{flag} {lang!r}: this model knows {', '.join(languages)}")
-    if args.batch_size:
-        run.config.decode.batch_size = args.batch_size
+    _apply_decode_flags(args, run.config.decode)
     lines = _read_lines(args.input)
     warn = lambda msg: print(f"xling: warning: {msg}", file=sys.stderr)
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
@@ -122,10 +160,15 @@ def cmd_translate(args) -> None:
         from rich.console import Console
         with Progress(transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task("translating", total=len(lines))
-            outputs = translator.translate(lines, args.tgt, progress=lambda n: bar.advance(task, n), warn=warn)
+            outputs = translator.translate_nbest(lines, args.tgt, progress=lambda n: bar.advance(task, n),
+                                                 warn=warn)
     else:
-        outputs = translator.translate(lines, args.tgt, warn=warn)
-    text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
+        outputs = translator.translate_nbest(lines, args.tgt, warn=warn)
+    if run.config.decode.nbest > 1:
+        text = "".join(f"{i} ||| {h.replace(chr(10), ' ')} ||| {s:.4f}\n"
+                       for i, hyps in enumerate(outputs) for h, s in hyps)
+    else:
+        text = "".join(hyps[0][0].replace("\n", " ") + "\n" for hyps in outputs)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -137,8 +180,21 @@ def cmd_translate(args) -> None:
 def cmd_eval(args) -> None:
     from xling_jax.decoding.load import load_run
     from xling_jax.evaluation.bleu import evaluate
-    run = load_run(args.workdir, args.step)
-    print(json.dumps(evaluate(run, args.split, args.data_dir or None, args.limit), indent=2))
+    step = args.step
+    if step is not None and step != "best":
+        if not step.isdigit():
+            raise UserError(f"--step {step!r}: give a checkpoint step number or `best`")
+        step = int(step)
+    run = load_run(args.workdir, step)
+    _apply_decode_flags(args, run.config.decode)
+    results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare)
+    print(json.dumps(results, indent=2))
+    if args.compare:
+        for key, r in results["directions"].items():
+            for name, c in r["compare"].items():
+                if name != "other":
+                    print(f"{key} {name}: this {c['this']:.2f}  other {c['other']:.2f}  "
+                          f"difference {c['difference']:+.2f}  p = {c['p_value']:.4f}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

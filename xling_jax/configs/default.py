@@ -68,10 +68,20 @@ def get_config() -> ml_collections.ConfigDict:
     c.checkpoint_every = 1000
     c.keep_checkpoints = 3
     c.log_every = 100
-    c.eval_every = 2000  # dev loss (and, later, dev BLEU) every N steps
+    c.eval_every = 2000  # dev loss (and dev BLEU, see eval_bleu) every N steps
     c.eval_batches = 0  # dev batches per evaluation; 0 = whole split
+    c.eval_bleu = True  # also decode dev (config.decode), log BLEU/chrF++, keep the best params in WORKDIR/best
+    c.eval_bleu_limit = 0  # dev sentences decoded per direction; 0 = all
 
     c.decode = ml_collections.ConfigDict()
+    c.decode.method = "beam"  # "beam", "greedy" or "sample" (see decoding/translate.py)
+    c.decode.beam_size = 4
+    c.decode.alpha = 0.6  # GNMT length penalty ((5 + L) / 6) ** alpha; 0 = raw log-probability
+    c.decode.nbest = 1  # hypotheses returned per input (at most beam_size)
+    c.decode.temperature = 1.0  # sampling only
+    c.decode.top_k = 0  # sampling only; 0 = no top-k filter
+    c.decode.top_p = 1.0  # sampling only; 1 = no nucleus filter
+    c.decode.seed = 0  # sampling only
     c.decode.batch_size = 64
     c.decode.max_len_a = 1.5  # max target tokens = a * source tokens + b
     c.decode.max_len_b = 10

@@ -23,8 +23,8 @@ class Run:
     step: int
 
 
-def load_run(workdir: str, step: int | None = None) -> Run:
-    """Restores a run's params (latest checkpoint unless `step`), replicated over all devices."""
+def load_run(workdir: str, step: int | str | None = None) -> Run:
+    """Restores a run's params (latest checkpoint unless `step`: a number or "best"), replicated."""
     workdir = os.path.abspath(os.path.expanduser(workdir))
     if not os.path.isdir(workdir):
         raise UserError(f"workdir {workdir} does not exist; pass the --workdir of a trained run")
@@ -43,6 +43,9 @@ def load_run(workdir: str, step: int | None = None) -> Run:
     abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                             jax.eval_shape(init_params, jax.random.key(0)))
     params, restored_step = checkpoints.restore_params(workdir, abstract, step)
+    if params is None and step == "best":
+        raise UserError(f"{workdir} has no best checkpoint: it is written when dev BLEU is measured during "
+                        "training (config.eval_bleu)")
     if params is None:
         raise UserError(f"{workdir} has no checkpoint yet; train first (xling train --workdir {workdir})")
     return Run(workdir, config, tokenizer, model, params, restored_step)

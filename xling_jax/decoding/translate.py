@@ -1,16 +1,21 @@
-"""Batched translation of text: length-sorted batches, few compiled shapes, order restored."""
+"""Batched translation of text: length-sorted batches, few compiled shapes, order restored.
+
+`config.decode.method` picks the search: "beam" (beam_size, alpha, nbest), "greedy", or
+"sample" (temperature, top_k, top_p, seed).
+"""
 import functools
 import math
-import sys
 from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
 
-from xling_jax.data.tokenizer import EOS_ID, Tokenizer
-from xling_jax.decoding.greedy import greedy
+from xling_jax.decoding.beam import beam_search
+from xling_jax.decoding.sampling import greedy, sample
+from xling_jax.errors import UserError
 
 MAX_SOURCE_LEN = 512  # longer inputs are cut (and reported), not crashed on
+METHODS = ("beam", "greedy", "sample")
 
 
 def bucket(n: int, minimum: int = 16) -> int:
@@ -18,42 +23,86 @@ def bucket(n: int, minimum: int = 16) -> int:
     return max(minimum, 1 << math.ceil(math.log2(max(n, 1))))
 
 
+def check_decode_config(dc) -> None:
+    if dc.method not in METHODS:
+        raise UserError(f"decode.method {dc.method!r}: choose one of {', '.join(METHODS)}")
+    if dc.method == "beam" and dc.beam_size < 1:
+        raise UserError(f"decode.beam_size must be at least 1 (got {dc.beam_size})")
+    if dc.nbest > (dc.beam_size if dc.method == "beam" else 1):
+        raise UserError(f"decode.nbest={dc.nbest} needs beam search with beam_size >= {dc.nbest}")
+    if dc.method == "sample" and not (dc.temperature > 0 and 0 < dc.top_p <= 1 and dc.top_k >= 0):
+        raise UserError("sampling needs temperature > 0, 0 < top_p <= 1 and top_k >= 0")
+
+
 class Translator:
     """Translates lists of sentences with a trained model's params."""
 
-    def __init__(self, model, params, tokenizer: Tokenizer, decode_config):
+    def __init__(self, model, params, tokenizer, decode_config):
+        check_decode_config(decode_config)
         self.model, self.params, self.tokenizer, self.dc = model, params, tokenizer, decode_config
-        self._greedy = jax.jit(functools.partial(greedy, model=model), static_argnames="max_len")
+        dc = decode_config
+        if dc.method == "beam":
+            fn = functools.partial(beam_search, model=model, beam_size=dc.beam_size, alpha=dc.alpha)
+        elif dc.method == "greedy":
+            fn = functools.partial(greedy, model=model)
+        else:
+            fn = functools.partial(sample, model=model, temperature=dc.temperature, top_k=dc.top_k, top_p=dc.top_p)
+        self._search = jax.jit(fn, static_argnames="max_len")
+        self._rng = jax.random.key(dc.seed)
 
     def _max_target_len(self, source_len: int) -> int:
         return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))
 
-    def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
-                  warn: Callable[[str], None] | None = None) -> list[str]:
-        tag = self.tokenizer.tag_id(tgt_lang)
+    def _encode(self, texts, tgt_lang, warn):
+        tag, eos = self.tokenizer.tag_id(tgt_lang), self.model.cfg.eos_id
         encoded = []
         for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
-            ids = [tag] + ids + [EOS_ID]
+            ids = [tag] + ids + [eos]
             if len(ids) > MAX_SOURCE_LEN:
                 if warn:
                     warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")
-                ids = ids[:MAX_SOURCE_LEN - 1] + [EOS_ID]
+                ids = ids[:MAX_SOURCE_LEN - 1] + [eos]
             encoded.append(ids)
+        return encoded
+
+    def _run(self, src, limit, max_len, batch_index):
+        """(tokens BxNxT, scores BxN) for one padded batch; N = beam size, or 1."""
+        if self.dc.method == "beam":
+            return self._search(self.params, src, limit, max_len=max_len)
+        if self.dc.method == "greedy":
+            out = self._search(self.params, src, limit, max_len=max_len)
+        else:  # a key per batch, so a run's samples depend on the seed and the input only
+            out = self._search(self.params, src, limit, jax.random.fold_in(self._rng, batch_index), max_len=max_len)
+        return out[:, None], np.zeros(out.shape[:1] + (1,), np.float32)
+
+    def translate_nbest(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
+                        warn: Callable[[str], None] | None = None) -> list[list[tuple[str, float]]]:
+        """For each text, `decode.nbest` (translation, score) pairs, best first; "" for an empty line."""
+        encoded = self._encode(texts, tgt_lang, warn)
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-        outputs = [""] * len(texts)
-        bs = self.dc.batch_size
-        for start in range(0, len(order), bs):
+        outputs: list[list[tuple[str, float]]] = [[] for _ in texts]
+        bs, nbest = self.dc.batch_size, self.dc.nbest
+        for batch_index, start in enumerate(range(0, len(order), bs)):
             idx = order[start:start + bs]
             length = bucket(max(len(encoded[i]) for i in idx))
-            src = np.zeros((bs, length), np.int32)  # a fixed batch size: one compile per length bucket
+            src = np.full((bs, length), self.model.cfg.pad_id, np.int32)  # fixed batch: one compile per bucket
             for row, i in enumerate(idx):
                 src[row, :len(encoded[i])] = encoded[i]
             # Each row stops at a * (its own source length) + b; the compiled loop is sized for the bucket.
             limit = np.zeros(bs, np.int32)
             limit[:len(idx)] = [self._max_target_len(len(encoded[i])) for i in idx]
-            out = np.asarray(self._greedy(self.params, src, limit, max_len=self._max_target_len(length)))
+            tokens, scores = map(np.asarray, self._run(src, limit, self._max_target_len(length), batch_index))
             for row, i in enumerate(idx):
-                outputs[i] = self.tokenizer.decode(out[row]) if texts[i].strip() else ""
+                if texts[i].strip():
+                    outputs[i] = [(self.tokenizer.decode(tokens[row, n]), float(scores[row, n]))
+                                  for n in range(nbest)]
+                else:
+                    outputs[i] = [("", 0.0)] * nbest
             if progress:
                 progress(len(idx))
         return outputs
+
+    def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
+                  warn: Callable[[str], None] | None = None) -> list[str]:
+        """The best translation of each text ("" for an empty line)."""
+        return [hyps[0][0] for hyps in self.translate_nbest(texts, tgt_lang, progress, warn)]

@@ -1,9 +1,13 @@
-"""Orbax checkpoints of the train state and the data iterator, in WORKDIR/checkpoints."""
+"""Orbax checkpoints: the train state and the data iterator in WORKDIR/checkpoints; the params
+with the best dev BLEU so far in WORKDIR/best (with best.json: step and score)."""
+import json
 import os
 
 import grain
 import jax
 import orbax.checkpoint as ocp
+
+from xling_jax.errors import UserError
 
 
 def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
@@ -29,15 +33,54 @@ def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: i
     return mngr.restore(step, args=ocp.args.Composite(**items)).state
 
 
-def restore_params(workdir: str, abstract_params, step: int | None = None):
-    """Params only (for translation/eval), from the latest or a given step."""
+BEST_DIR, BEST_FILE = "best", "best.json"
+
+
+def _best_manager(workdir: str) -> ocp.CheckpointManager:
+    return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), BEST_DIR),
+                                 options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
+                                 item_names=("params",))
+
+
+def best_record(workdir: str) -> dict | None:
+    """{"step", "metric", "score"} of the best checkpoint, or None before the first one."""
+    path = os.path.join(workdir, BEST_DIR, BEST_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_best(workdir: str, step: int, params, metric: str, score: float) -> None:
+    """Replaces WORKDIR/best with these params; best.json is written once they are on disk."""
+    mngr = _best_manager(workdir)
+    mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(params)))
+    mngr.wait_until_finished()
+    if jax.process_index() == 0:
+        path = os.path.join(workdir, BEST_DIR, BEST_FILE)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({"step": step, "metric": metric, "score": score}, f)
+        os.replace(path + ".tmp", path)
+
+
+def restore_params(workdir: str, abstract_params, step: int | str | None = None):
+    """Params only (for translation/eval): the latest, a given step, or "best" (best dev BLEU)."""
+    restore_args = jax.tree.map(lambda s: ocp.ArrayRestoreArgs(sharding=s.sharding), abstract_params)
+    if step == "best":
+        record = best_record(workdir)
+        if record is None:
+            return None, None
+        restored = _best_manager(workdir).restore(record["step"], args=ocp.args.Composite(
+            params=ocp.args.PyTreeRestore(item=abstract_params, restore_args=restore_args)))
+        return restored.params, record["step"]
     mngr = manager(workdir, keep=1_000_000)
     step = mngr.latest_step() if step is None else step
     if step is None:
         return None, None
+    if step not in mngr.all_steps():
+        raise UserError(f"{workdir} has no checkpoint at step {step}; it has steps "
+                        f"{', '.join(map(str, mngr.all_steps()))} (and `best`)")
     restored = mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(
-            item={"params": abstract_params},
-            restore_args=jax.tree.map(lambda s: ocp.ArrayRestoreArgs(sharding=s.sharding), {"params": abstract_params}),
-            partial_restore=True)))
+        state=ocp.args.PyTreeRestore(item={"params": abstract_params}, restore_args={"params": restore_args},
+                                     partial_restore=True)))
     return restored.state["params"], step

@@ -9,6 +9,7 @@ import numpy as np
 
 from xling_jax.data import mixture, pipeline
 from xling_jax.data.prefetch import Prefetch
+from xling_jax.decoding.translate import Translator
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
 from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
@@ -60,6 +61,21 @@ def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev
             f"{split}_tokens": grand["tokens"], **out}
 
 
+def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
+    """Decodes `split` with config.decode: BLEU and chrF++ per direction, and their means as `{split}_bleu`."""
+    from xling_jax.evaluation import bleu
+    dirs = mixture.directions(config.data, data_dir)
+    out = {}
+    for key, (tgt, refs, hyps) in bleu.translate_split(translator, dirs, split, data_dir,
+                                                       config.eval_bleu_limit).items():
+        scores = bleu.score(hyps, refs, tgt)
+        out[f"{split}_bleu/{key}"], out[f"{split}_chrf/{key}"] = scores["bleu"], scores["chrf"]
+    for name in ("bleu", "chrf"):
+        values = [v for k, v in out.items() if k.startswith(f"{split}_{name}/")]
+        out[f"{split}_{name}"] = float(np.mean(values))
+    return out
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming from WORKDIR's latest checkpoint) and returns the final dev metrics."""
     validate(config)
@@ -101,6 +117,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     else:
         state = init(init_rng)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
+    translator = Translator(model, state.params, tokenizer, config.decode) if config.eval_bleu else None
+    best = checkpoints.best_record(workdir)
 
     start = int(state.step)
     writer = MetricsWriter(workdir, start)
@@ -126,6 +144,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 window, t_window = [], time.perf_counter()
             if done % config.eval_every == 0 or done == total:
                 eval_metrics = evaluate_loss(state.params, config, tokenizer, data_dir, mesh, eval_step)
+                if translator is not None:
+                    translator.params = state.params
+                    eval_metrics.update(evaluate_bleu(translator, config, data_dir))
+                    if best is None or eval_metrics["dev_bleu"] > best["score"]:
+                        checkpoints.save_best(workdir, done, state.params, "dev_bleu", eval_metrics["dev_bleu"])
+                        best = checkpoints.best_record(workdir) or {"score": eval_metrics["dev_bleu"]}
                 writer.write(done, eval_metrics, kind="eval")
                 progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
             if done % config.checkpoint_every == 0 or done == total:

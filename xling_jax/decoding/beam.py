@@ -1,0 +1,83 @@
+"""Beam search with a key/value cache and the GNMT length penalty (pure, jit-compiled).
+
+Shapes: B batch, K beam, T max target length, V vocabulary, S source length.
+A hypothesis of L tokens (EOS included) scores sum(log p) / ((5 + L) / 6) ** alpha (Wu et al.
+2016). A hypothesis ends at EOS or at its row's length limit (limit_B, e.g. a * source + b),
+and a row stops once no live beam can still beat its K-th finished hypothesis.
+The candidates of a step are the 2K best extensions of the live beams.
+"""
+import jax
+import jax.numpy as jnp
+
+from xling_jax.decoding.sampling import init_cache, next_token_logits
+
+
+def length_penalty(length, alpha: float):
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _take(x_BxNx_, idx_BxM):
+    """x[b, idx[b, m], ...] for every b, m."""
+    idx = idx_BxM.reshape(idx_BxM.shape + (1,) * (x_BxNx_.ndim - 2))
+    return jnp.take_along_axis(x_BxNx_, idx, axis=1)
+
+
+def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len: int, alpha: float = 0.6):
+    """Returns (tokens BxKxT, scores BxK): the K best finished hypotheses per row, best first.
+
+    Tokens after EOS (or after a row's limit) are the pad id. Scores include the length penalty.
+    """
+    c, (b, _), k = model.cfg, src_BxS.shape, beam_size
+    limit_B = jnp.full((b,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
+    # The encoder runs once; its output is repeated for the K beams of each row (row-major: b*K + k).
+    encoded = jnp.repeat(model.apply({"params": params}, src_BxS, method=model.encode), k, axis=0)
+    src_BKxS = jnp.repeat(src_BxS, k, axis=0)
+
+    def reorder_cache(cache, beams_BxK):
+        rows_BK = (jnp.arange(b)[:, None] * k + beams_BxK).reshape(-1)
+        return jax.tree.map(lambda x: x[rows_BK] if x.ndim and x.shape[0] == b * k else x, cache)
+
+    def step(carry):
+        i, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B = carry
+        last_BK = jnp.where(i == 0, c.decoder_start_id, alive_seq[:, :, jnp.maximum(i - 1, 0)]).reshape(-1)
+        logits_BKxV, cache = next_token_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model)
+        v = logits_BKxV.shape[-1]
+        logp_BxKxV = jax.nn.log_softmax(logits_BKxV).reshape(b, k, v)
+        # 2K candidates: even if K of them end here, K can stay alive.
+        cand_logp, flat = jax.lax.top_k((alive_logp[:, :, None] + logp_BxKxV).reshape(b, k * v), 2 * k)
+        cand_beam, cand_tok = flat // v, (flat % v).astype(jnp.int32)
+        cand_seq = _take(alive_seq, cand_beam).at[:, :, i].set(cand_tok)
+        # As in fairseq, Marian and Transformers, EOS ends a hypothesis only from the top K
+        # candidates (lower-ranked EOS candidates are dropped), so one beam is greedy search.
+        eos_in_top_k = (cand_tok == c.eos_id) & (jnp.arange(2 * k) < k)
+        at_limit = i + 1 >= limit_B[:, None]
+        ended = eos_in_top_k | at_limit
+
+        # Finished: the best K of the old finished and the newly ended candidates.
+        new_score = jnp.where(ended, cand_logp / length_penalty(i + 1, alpha), -jnp.inf)
+        top_score, pick = jax.lax.top_k(jnp.concatenate([fin_score, new_score], axis=1), k)
+        top_seq = _take(jnp.concatenate([fin_seq, cand_seq], axis=1), pick)
+        fin_score = jnp.where(done_B[:, None], fin_score, top_score)
+        fin_seq = jnp.where(done_B[:, None, None], fin_seq, top_seq)
+
+        # Alive: the best K candidates that did not end; the cache follows their parent beams.
+        alive_logp, pick = jax.lax.top_k(jnp.where(ended | (cand_tok == c.eos_id), -jnp.inf, cand_logp), k)
+        alive_seq = _take(cand_seq, pick)
+        cache = reorder_cache(cache, _take(cand_beam, pick))
+
+        # log p only falls as a hypothesis grows; the length penalty's best case is the row's
+        # limit for alpha >= 0 and the next length for alpha < 0.
+        best_len = limit_B if alpha >= 0 else jnp.minimum(i + 2, limit_B)
+        bound_B = alive_logp[:, 0] / length_penalty(best_len, alpha)
+        done_B = done_B | (fin_score[:, -1] >= bound_B)
+        return i + 1, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B
+
+    def cond(carry):
+        return (carry[0] < max_len) & ~jnp.all(carry[-1])
+
+    seq0 = jnp.full((b, k, max_len), c.pad_id, jnp.int32)
+    alive_logp0 = jnp.tile(jnp.array([0.0] + [-jnp.inf] * (k - 1)), (b, 1))  # one live beam at first
+    init = (jnp.array(0), init_cache(model, src_BKxS, max_len), seq0, alive_logp0, seq0,
+            jnp.full((b, k), -jnp.inf), jnp.zeros((b,), bool))
+    _, _, _, _, fin_seq, fin_score, _ = jax.lax.while_loop(cond, step, init)
+    return fin_seq, fin_score

@@ -1,0 +1,86 @@
+"""Greedy decoding and sampling (temperature, top-k, top-p) with a key/value cache: the encoder runs once."""
+import jax
+import jax.numpy as jnp
+
+
+def init_cache(model, src_BxS, max_len: int):
+    """Zeroed decoder cache for `max_len` target positions (shapes only; no params are built)."""
+    def init(src, tgt):
+        return model.init(jax.random.key(0), src, tgt, method=lambda m, s, t: m.decode(m.encode(s), s, t, decode=True))
+    dummy_tgt = jnp.zeros((src_BxS.shape[0], max_len), jnp.int32)
+    shapes = jax.eval_shape(init, src_BxS, dummy_tgt)["cache"]
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model):
+    """Logits BxV for target position `i` given the previous token; returns (logits, new cache).
+
+    The pad id is never a prediction (decoding starts from it in OPUS-MT vocabularies, and it
+    would be indistinguishable from the padding after EOS), as `bad_words_ids=[[pad]]` in Marian.
+    """
+    logits_Bx1xV, mutated = model.apply(
+        {"params": params, "cache": cache}, encoded_BxSxD, src_BxS, last_B[:, None],
+        tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, mutable=["cache"], method=model.decode)
+    logits_BxV = logits_Bx1xV[:, 0].at[:, model.cfg.pad_id].set(-jnp.inf)
+    return logits_BxV, mutated["cache"]
+
+
+def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: int):
+    """The decoding loop shared by greedy and sampling: `choose(logits_BxV, rng) -> B ids`."""
+    c, batch = model.cfg, src_BxS.shape[0]
+    limit_B = jnp.full((batch,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
+    encoded = model.apply({"params": params}, src_BxS, method=model.encode)
+
+    def step(carry):
+        i, cache, last_B, out_BxT, done_B = carry
+        logits_BxV, cache = next_token_logits(params, cache, encoded, src_BxS, last_B, i, model=model)
+        next_B = jnp.where(done_B, c.pad_id, choose(logits_BxV, jax.random.fold_in(rng, i)).astype(jnp.int32))
+        out_BxT = out_BxT.at[:, i].set(next_B)
+        return i + 1, cache, next_B, out_BxT, done_B | (next_B == c.eos_id) | (i + 1 >= limit_B)
+
+    def cond(carry):
+        i, _, _, _, done_B = carry
+        return (i < max_len) & ~jnp.all(done_B)
+
+    init = (jnp.array(0), init_cache(model, src_BxS, max_len), jnp.full((batch,), c.decoder_start_id, jnp.int32),
+            jnp.full((batch, max_len), c.pad_id, jnp.int32), jnp.zeros((batch,), bool))
+    return jax.lax.while_loop(cond, step, init)[3]
+
+
+def greedy(params, src_BxS, limit_B=None, *, model, max_len: int):
+    """Returns BxT token ids (T = max_len): the argmax continuation, pad ids after EOS.
+
+    `limit_B` optionally caps each row's length below `max_len` (a row stops after
+    limit_B[b] tokens), so one compiled shape serves sources of different lengths.
+    """
+    return _one_hypothesis(params, src_BxS, limit_B, jax.random.key(0), lambda logits, _: jnp.argmax(logits, -1),
+                           model=model, max_len=max_len)
+
+
+def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
+    """Logits / temperature with everything outside the top-k and the top-p nucleus set to -inf.
+
+    top_k=0 and top_p=1 switch the filters off. The nucleus is the smallest set of most likely
+    tokens whose probability reaches top_p; it always holds the most likely token.
+    """
+    logits_BxV = logits_BxV / temperature
+    if top_k:
+        kth_B = jax.lax.top_k(logits_BxV, top_k)[0][:, -1]
+        logits_BxV = jnp.where(logits_BxV < kth_B[:, None], -jnp.inf, logits_BxV)
+    if top_p < 1.0:
+        sorted_BxV = jnp.sort(logits_BxV, axis=-1)[:, ::-1]
+        probs_BxV = jax.nn.softmax(sorted_BxV, axis=-1)
+        # Probability mass strictly before each sorted token: a token is kept while that mass < top_p.
+        before_BxV = jnp.cumsum(probs_BxV, axis=-1) - probs_BxV
+        n_keep_B = jnp.sum(before_BxV < top_p, axis=-1)
+        cutoff_B = jnp.take_along_axis(sorted_BxV, n_keep_B[:, None] - 1, axis=-1)[:, 0]
+        logits_BxV = jnp.where(logits_BxV < cutoff_B[:, None], -jnp.inf, logits_BxV)
+    return logits_BxV
+
+
+def sample(params, src_BxS, limit_B, rng, *, model, max_len: int, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0):
+    """Ancestral sampling with temperature, top-k and top-p (nucleus); BxT ids like `greedy`."""
+    def choose(logits_BxV, key):
+        return jax.random.categorical(key, filter_logits(logits_BxV, temperature, top_k, top_p), axis=-1)
+    return _one_hypothesis(params, src_BxS, limit_B, rng, choose, model=model, max_len=max_len)
