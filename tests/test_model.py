@@ -75,7 +75,7 @@ def test_cached_decoding_matches_full_forward(kw):
     for t in range(TGT_IN.shape[1]):
         logits, mutated = model.apply(
             {"params": params, "cache": cache}, encoded, SRC, TGT_IN[:, t:t + 1],
-            tgt_positions=jnp.full((2, 1), t), decode=True, mutable=["cache"], method=model.decode)
+            tgt_positions=jnp.full((2, 1), t), decode=True, prime=t == 0, mutable=["cache"], method=model.decode)
         cache = mutated["cache"]
         steps.append(logits)
     np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)

@@ -85,4 +85,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.decode.batch_size = 64
     c.decode.max_len_a = 1.5  # max target tokens = a * source tokens + b
     c.decode.max_len_b = 10
+    c.decode.min_len = 0  # no EOS before this many tokens (benchmarks force a fixed length)
     return c

@@ -22,7 +22,8 @@ def _take(x_BxNx_, idx_BxM):
     return jnp.take_along_axis(x_BxNx_, idx, axis=1)
 
 
-def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len: int, alpha: float = 0.6):
+def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len: int, alpha: float = 0.6,
+                min_len: int = 0):
     """Returns (tokens BxKxT, scores BxK): the K best finished hypotheses per row, best first.
 
     Tokens after EOS (or after a row's limit) are the pad id. Scores include the length penalty.
@@ -35,12 +36,19 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
 
     def reorder_cache(cache, beams_BxK):
         rows_BK = (jnp.arange(b)[:, None] * k + beams_BxK).reshape(-1)
-        return jax.tree.map(lambda x: x[rows_BK] if x.ndim and x.shape[0] == b * k else x, cache)
 
-    def step(carry):
+        def reorder(path, x):
+            # Self-attention keys/values follow their beam; the cross-attention ones are the same
+            # for every beam of a row, and the step index is a scalar.
+            name = path[-1].key
+            return x[rows_BK] if name in ("cached_key", "cached_value") else x
+        return jax.tree_util.tree_map_with_path(reorder, cache)
+
+    def step(carry, prime=False):
         i, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B = carry
         last_BK = jnp.where(i == 0, c.decoder_start_id, alive_seq[:, :, jnp.maximum(i - 1, 0)]).reshape(-1)
-        logits_BKxV, cache = next_token_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model)
+        logits_BKxV, cache = next_token_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model,
+                                               min_len=min_len, prime=prime)
         v = logits_BKxV.shape[-1]
         logp_BxKxV = jax.nn.log_softmax(logits_BKxV).reshape(b, k, v)
         # 2K candidates: even if K of them end here, K can stay alive.
@@ -79,5 +87,6 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
     alive_logp0 = jnp.tile(jnp.array([0.0] + [-jnp.inf] * (k - 1)), (b, 1))  # one live beam at first
     init = (jnp.array(0), init_cache(model, src_BKxS, max_len), seq0, alive_logp0, seq0,
             jnp.full((b, k), -jnp.inf), jnp.zeros((b,), bool))
-    _, _, _, _, fin_seq, fin_score, _ = jax.lax.while_loop(cond, step, init)
+    # The first step runs outside the loop: it fills the cross-attention cache the others read.
+    _, _, _, _, fin_seq, fin_score, _ = jax.lax.while_loop(cond, step, step(init, prime=True))
     return fin_seq, fin_score

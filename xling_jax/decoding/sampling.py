@@ -6,34 +6,43 @@ import jax.numpy as jnp
 def init_cache(model, src_BxS, max_len: int):
     """Zeroed decoder cache for `max_len` target positions (shapes only; no params are built)."""
     def init(src, tgt):
-        return model.init(jax.random.key(0), src, tgt, method=lambda m, s, t: m.decode(m.encode(s), s, t, decode=True))
+        return model.init(jax.random.key(0), src, tgt,
+                          method=lambda m, s, t: m.decode(m.encode(s), s, t, decode=True, prime=True))
     dummy_tgt = jnp.zeros((src_BxS.shape[0], max_len), jnp.int32)
     shapes = jax.eval_shape(init, src_BxS, dummy_tgt)["cache"]
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
-def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model):
+def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model, min_len: int = 0,
+                      prime: bool = False):
     """Logits BxV for target position `i` given the previous token; returns (logits, new cache).
 
     The pad id is never a prediction (decoding starts from it in OPUS-MT vocabularies, and it
     would be indistinguishable from the padding after EOS), as `bad_words_ids=[[pad]]` in Marian.
+    EOS is ruled out before `min_len` tokens (benchmarks force a fixed output length with it).
+    The first step (`prime=True`) also caches the encoder's cross-attention keys and values.
     """
     logits_Bx1xV, mutated = model.apply(
         {"params": params, "cache": cache}, encoded_BxSxD, src_BxS, last_B[:, None],
-        tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, mutable=["cache"], method=model.decode)
+        tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, prime=prime, mutable=["cache"],
+        method=model.decode)
     logits_BxV = logits_Bx1xV[:, 0].at[:, model.cfg.pad_id].set(-jnp.inf)
+    if min_len:
+        logits_BxV = logits_BxV.at[:, model.cfg.eos_id].set(jnp.where(i + 1 < min_len, -jnp.inf,
+                                                                      logits_BxV[:, model.cfg.eos_id]))
     return logits_BxV, mutated["cache"]
 
 
-def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: int):
+def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: int, min_len: int = 0):
     """The decoding loop shared by greedy and sampling: `choose(logits_BxV, rng) -> B ids`."""
     c, batch = model.cfg, src_BxS.shape[0]
     limit_B = jnp.full((batch,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
     encoded = model.apply({"params": params}, src_BxS, method=model.encode)
 
-    def step(carry):
+    def step(carry, prime=False):
         i, cache, last_B, out_BxT, done_B = carry
-        logits_BxV, cache = next_token_logits(params, cache, encoded, src_BxS, last_B, i, model=model)
+        logits_BxV, cache = next_token_logits(params, cache, encoded, src_BxS, last_B, i, model=model,
+                                              min_len=min_len, prime=prime)
         next_B = jnp.where(done_B, c.pad_id, choose(logits_BxV, jax.random.fold_in(rng, i)).astype(jnp.int32))
         out_BxT = out_BxT.at[:, i].set(next_B)
         return i + 1, cache, next_B, out_BxT, done_B | (next_B == c.eos_id) | (i + 1 >= limit_B)
@@ -44,17 +53,18 @@ def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: in
 
     init = (jnp.array(0), init_cache(model, src_BxS, max_len), jnp.full((batch,), c.decoder_start_id, jnp.int32),
             jnp.full((batch, max_len), c.pad_id, jnp.int32), jnp.zeros((batch,), bool))
-    return jax.lax.while_loop(cond, step, init)[3]
+    # The first step runs outside the loop: it fills the cross-attention cache the others read.
+    return jax.lax.while_loop(cond, step, step(init, prime=True))[3]
 
 
-def greedy(params, src_BxS, limit_B=None, *, model, max_len: int):
+def greedy(params, src_BxS, limit_B=None, *, model, max_len: int, min_len: int = 0):
     """Returns BxT token ids (T = max_len): the argmax continuation, pad ids after EOS.
 
     `limit_B` optionally caps each row's length below `max_len` (a row stops after
     limit_B[b] tokens), so one compiled shape serves sources of different lengths.
     """
     return _one_hypothesis(params, src_BxS, limit_B, jax.random.key(0), lambda logits, _: jnp.argmax(logits, -1),
-                           model=model, max_len=max_len)
+                           model=model, max_len=max_len, min_len=min_len)
 
 
 def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
@@ -78,9 +88,9 @@ def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int = 0, top_p: f
     return logits_BxV
 
 
-def sample(params, src_BxS, limit_B, rng, *, model, max_len: int, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0):
+def sample(params, src_BxS, limit_B, rng, *, model, max_len: int, min_len: int = 0, temperature: float = 1.0,
+           top_k: int = 0, top_p: float = 1.0):
     """Ancestral sampling with temperature, top-k and top-p (nucleus); BxT ids like `greedy`."""
     def choose(logits_BxV, key):
         return jax.random.categorical(key, filter_logits(logits_BxV, temperature, top_k, top_p), axis=-1)
-    return _one_hypothesis(params, src_BxS, limit_B, rng, choose, model=model, max_len=max_len)
+    return _one_hypothesis(params, src_BxS, limit_B, rng, choose, model=model, max_len=max_len, min_len=min_len)

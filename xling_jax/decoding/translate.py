@@ -42,11 +42,13 @@ class Translator:
         self.model, self.params, self.tokenizer, self.dc = model, params, tokenizer, decode_config
         dc = decode_config
         if dc.method == "beam":
-            fn = functools.partial(beam_search, model=model, beam_size=dc.beam_size, alpha=dc.alpha)
+            fn = functools.partial(beam_search, model=model, beam_size=dc.beam_size, alpha=dc.alpha,
+                                   min_len=dc.min_len)
         elif dc.method == "greedy":
-            fn = functools.partial(greedy, model=model)
+            fn = functools.partial(greedy, model=model, min_len=dc.min_len)
         else:
-            fn = functools.partial(sample, model=model, temperature=dc.temperature, top_k=dc.top_k, top_p=dc.top_p)
+            fn = functools.partial(sample, model=model, min_len=dc.min_len, temperature=dc.temperature,
+                                   top_k=dc.top_k, top_p=dc.top_p)
         self._search = jax.jit(fn, static_argnames="max_len")
         self._rng = jax.random.key(dc.seed)
 

@@ -94,16 +94,27 @@ class Attention(nn.Module):
     dropout_rate: float = 0.0
 
     @nn.compact
-    def __call__(self, x_BxTxD, kv_BxSxD, mask_Bx1xTxS, deterministic: bool, decode: bool = False):
+    def __call__(self, x_BxTxD, kv_BxSxD, mask_Bx1xTxS, deterministic: bool, decode: bool = False,
+                 cross_cache: str | None = None):
+        """`cross_cache` (cross-attention while decoding): "fill" stores the projected encoder keys
+        and values in the cache, "use" reads them instead of projecting the encoder output again
+        at every step."""
         d = x_BxTxD.shape[-1]
         k_dim = d // self.num_heads
         dense = lambda name: nn.DenseGeneral(
             (self.num_heads, k_dim), dtype=self.dtype, name=name,
             kernel_init=nn.initializers.xavier_uniform())
         q_BxTxHxK = dense("query")(x_BxTxD)
-        k_BxSxHxK = dense("key")(kv_BxSxD)
-        v_BxSxHxK = dense("value")(kv_BxSxD)
-        if decode:
+        if cross_cache == "use":
+            k_BxSxHxK = self.get_variable("cache", "cross_key")
+            v_BxSxHxK = self.get_variable("cache", "cross_value")
+        else:
+            k_BxSxHxK = dense("key")(kv_BxSxD)
+            v_BxSxHxK = dense("value")(kv_BxSxD)
+        if cross_cache == "fill":
+            self.put_variable("cache", "cross_key", k_BxSxHxK)
+            self.put_variable("cache", "cross_value", v_BxSxHxK)
+        elif decode and cross_cache is None:
             k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS = self._use_cache(k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)
         q_BxTxHxK = q_BxTxHxK / jnp.sqrt(k_dim).astype(self.dtype)
         logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK)
@@ -176,14 +187,15 @@ class DecoderLayer(nn.Module):
     cfg: TransformerConfig
 
     @nn.compact
-    def __call__(self, y_BxTxD, enc_BxSxD, self_mask, cross_mask, deterministic: bool, decode: bool = False):
+    def __call__(self, y_BxTxD, enc_BxSxD, self_mask, cross_mask, deterministic: bool, decode: bool = False,
+                 cross_cache: str | None = None):
         c, dt = self.cfg, self.cfg.compute_dtype
         self_attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
         y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="self_attention_block")(
             y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode), deterministic)
         cross = Attention(c.num_heads, dt, c.attention_dropout_rate, name="cross_attention")
         y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="cross_attention_block")(
-            y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic), deterministic)
+            y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic, cross_cache=cross_cache), deterministic)
         mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, name="mlp")
         return Residual(c.pre_ln, c.dropout_rate, dt, name="mlp_block")(
             y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
@@ -239,8 +251,9 @@ class Transformer(nn.Module):
         return self.encoder_norm(x_BxSxD) if self.cfg.pre_ln else x_BxSxD
 
     def decode(self, encoded_BxSxD, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None,
-               tgt_positions=None, *, deterministic=True, decode=False):
-        """Logits for `tgt_in`. With `decode=True`, T is 1 and the "cache" collection is updated."""
+               tgt_positions=None, *, deterministic=True, decode=False, prime=False):
+        """Logits for `tgt_in`. With `decode=True`, T is 1 and the "cache" collection is updated;
+        the first step passes `prime=True` to store the cross-attention keys and values too."""
         c = self.cfg
         src_seg, _ = default_segments_positions(src_BxS, src_segment_ids, pad_id=c.pad_id)
         # Unpacked targets form one segment per row: shifted targets start with the
@@ -251,7 +264,8 @@ class Transformer(nn.Module):
         cross_mask = attention_mask(tgt_seg, src_seg)
         y_BxTxD = self.decoder_embedder(tgt_in_BxT, tgt_pos, deterministic)
         for layer in self.decoder_layers:
-            y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode)
+            cross_cache = ("fill" if prime else "use") if decode else None
+            y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode, cross_cache)
         if c.pre_ln:
             y_BxTxD = self.decoder_norm(y_BxTxD)
         if c.share_embeddings:
