@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
-from xling_jax.data.tokenizer import EOS_ID, Tokenizer
+from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.decoding.greedy import greedy
 
 MAX_SOURCE_LEN = 512  # longer inputs are cut (and reported), not crashed on
@@ -30,14 +30,14 @@ class Translator:
 
     def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
                   warn: Callable[[str], None] | None = None) -> list[str]:
-        tag = self.tokenizer.tag_id(tgt_lang)
+        prefix, eos = self.tokenizer.source_prefix(tgt_lang), self.tokenizer.eos_id
         encoded = []
         for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
-            ids = [tag] + ids + [EOS_ID]
+            ids = prefix + ids + [eos]
             if len(ids) > MAX_SOURCE_LEN:
                 if warn:
                     warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")
-                ids = ids[:MAX_SOURCE_LEN - 1] + [EOS_ID]
+                ids = ids[:MAX_SOURCE_LEN - 1] + [eos]
             encoded.append(ids)
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         outputs = [""] * len(texts)
@@ -45,7 +45,8 @@ class Translator:
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
             length = bucket(max(len(encoded[i]) for i in idx))
-            src = np.zeros((bs, length), np.int32)  # a fixed batch size: one compile per length bucket
+            # A fixed batch size: one compile per length bucket. Filled with the model's pad id (masked).
+            src = np.full((bs, length), self.model.cfg.pad_id, np.int32)
             for row, i in enumerate(idx):
                 src[row, :len(encoded[i])] = encoded[i]
             # Each row stops at a * (its own source length) + b; the compiled loop is sized for the bucket.
