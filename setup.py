@@ -1,6 +1,8 @@
 """xling_jax: cross-lingual Transformer encoder-decoders in JAX/Flax."""
 import setuptools
 
+INTEROP = ["torch==2.13.0", "transformers>=5", "safetensors>=0.4", "ctranslate2>=4.5"]
+
 setuptools.setup(
     name="xling_jax",
     version="0.1.0",
@@ -26,7 +28,14 @@ setuptools.setup(
         "tensorboardX>=2.6",
         "rich>=13",
         "numpy",
+        # Reading and writing Marian/OPUS-MT weights (xling import/export marian), numpy only.
+        "safetensors>=0.4",
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6"]},
+    extras_require={
+        # Checking Marian interop against the reference (Transformers, PyTorch on CPU) and CTranslate2;
+        # reading pytorch_model.bin. Never imported by training code.
+        "interop": INTEROP,
+        "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6"] + INTEROP,
+    },
     entry_points={"console_scripts": ["xling = xling_jax.cli.main:main"]},
 )

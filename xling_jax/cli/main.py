@@ -1,4 +1,4 @@
-"""`xling`: data, train, translate, eval, bench.
+"""`xling`: data, train, translate, eval, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -59,6 +59,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="also score OTHER_WORKDIR's hypotheses of the same split (evaluate it first) and "
                          "print both scores, the difference and the paired-bootstrap p-value")
     _add_decode_flags(ev)
+
+    imp = sub.add_parser("import", help="bring a model from another toolkit into a new workdir").add_subparsers(
+        dest="import_command", required=True)
+    im = imp.add_parser("marian", help="a Marian/OPUS-MT model in Hugging Face format (MarianMTModel)")
+    im.add_argument("hf_dir", help="directory with config.json, model.safetensors, source.spm, target.spm, vocab.json")
+    im.add_argument("--workdir", required=True, help="new run directory to write")
+    im.add_argument("--src", default=None, help="source language code (default: tokenizer_config.json's)")
+    im.add_argument("--tgt", default=None, help="target language code (default: tokenizer_config.json's, or "
+                                                "a multilingual model's >>xx<< codes)")
+    exp = sub.add_parser("export", help="write a trained model in another toolkit's format").add_subparsers(
+        dest="export_command", required=True)
+    em = exp.add_parser("marian", help="Hugging Face Marian format (Transformers, CTranslate2)")
+    em.add_argument("--workdir", required=True)
+    em.add_argument("--out", required=True, help="directory to write")
+    em.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
     bd = bench.add_parser("data", help="input pipeline tokens/s next to the train step's consumption",
@@ -197,6 +212,20 @@ def cmd_eval(args) -> None:
                           f"difference {c['difference']:+.2f}  p = {c['p_value']:.4f}", file=sys.stderr)
 
 
+def cmd_import(args) -> None:
+    from xling_jax.interop.marian import import_marian
+    config = import_marian(args.hf_dir, args.workdir, args.src, args.tgt)
+    print(f"Imported {args.hf_dir} into {args.workdir} ({', '.join(config.data.directions)}); fine-tune with "
+          f"xling train --config {os.path.join(args.workdir, 'config.py')} --workdir {args.workdir}")
+
+
+def cmd_export(args) -> None:
+    from xling_jax.interop.marian import export_marian
+    for warning in export_marian(args.workdir, args.out, args.step):
+        print(f"xling: warning: {warning}", file=sys.stderr)
+    print(f"Wrote a Marian model to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -214,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_translate(args)
         elif args.command == "eval":
             cmd_eval(args)
+        elif args.command == "import":
+            cmd_import(args)
+        elif args.command == "export":
+            cmd_export(args)
     except UserError as e:
         print(f"xling: error: {e}", file=sys.stderr)
         return 2

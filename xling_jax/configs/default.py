@@ -42,9 +42,13 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dropout_rate = 0.0  # the default run sees each pair about once: nothing to regularise
     c.model.attention_dropout_rate = 0.0
     c.model.pre_ln = True
-    c.model.positions = "sinusoidal"  # or "learned"
-    c.model.max_len = 512  # learned position table size
-    c.model.share_embeddings = True
+    c.model.positions = "sinusoidal"  # or "learned", or "sinusoidal_marian" (Marian's frequencies)
+    c.model.max_len = 512  # learned position table size (and Marian's max_position_embeddings on export)
+    c.model.share_embeddings = True  # one embedding for source and target (else one each)
+    c.model.output_projection = "auto"  # "auto": tied if share_embeddings, else separate; "tied"; "separate"
+    c.model.final_logits_bias = False  # a learned bias added to the logits (Marian has one)
+    c.model.activation = "relu"  # MLP activation: "relu", "swish" (= silu; Marian) or "gelu"
+    c.model.layer_norm_eps = 1e-6  # Marian/PyTorch use 1e-5
     c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
 

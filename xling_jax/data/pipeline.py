@@ -2,7 +2,8 @@
 
 A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 `_segment_ids` (0 = padding) and `_positions`. Inputs start with the target
-language tag; both sides end with EOS.
+language tag (`tokenizer.source_prefix`; none for a bilingual Marian model); both sides end with
+the tokenizer's EOS.
 """
 from collections.abc import Sequence
 
@@ -10,7 +11,7 @@ import grain
 import numpy as np
 
 from xling_jax.data import bucket, mixture, registry
-from xling_jax.data.tokenizer import EOS_ID, Tokenizer
+from xling_jax.data.tokenizer import Tokenizer
 
 FEATURES = ("inputs", "targets")
 
@@ -63,8 +64,8 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
 
 
 def encode_example(tokenizer: Tokenizer, ex: dict) -> dict:
-    inputs = [tokenizer.tag_id(ex["tgt_lang"])] + tokenizer.encode(ex["src"]) + [EOS_ID]
-    targets = tokenizer.encode(ex["tgt"]) + [EOS_ID]
+    inputs = tokenizer.source_prefix(ex["tgt_lang"]) + tokenizer.encode(ex["src"]) + [tokenizer.eos_id]
+    targets = tokenizer.encode_target(ex["tgt"]) + [tokenizer.eos_id]
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 

@@ -1,4 +1,10 @@
-"""Shared sentencepiece vocabulary with target-language tags (`<2es>`)."""
+"""Shared sentencepiece vocabulary with target-language tags (`<2es>`).
+
+A workdir holds either xling's `tokenizer.model` or, for a model imported from Marian/OPUS-MT,
+Marian's vocabulary files (see `marian_vocab.py`); `load(workdir)` picks the class. Both have the
+interface below: source side `encode`, target side `encode_target` and `decode`, `source_prefix`
+(the ids that name the target language at the start of the source), and `pad_id`/`eos_id`.
+"""
 import io
 import os
 import random
@@ -49,9 +55,19 @@ class Tokenizer:
         self.path = path
         self.sp = spm.SentencePieceProcessor(model_file=path)
 
+    pad_id, eos_id, unk_id = PAD_ID, EOS_ID, UNK_ID
+
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
+
+    @property
+    def target_vocab_size(self) -> int:
+        return self.vocab_size
+
+    def source_prefix(self, tgt_lang: str) -> list[int]:
+        """Ids that start every source: the target-language tag."""
+        return [self.tag_id(tgt_lang)]
 
     def tag_id(self, lang: str) -> int:
         i = self.sp.piece_to_id(lang_tag(lang))
@@ -76,8 +92,26 @@ class Tokenizer:
         except (RuntimeError, UnicodeError):
             return self.sp.encode([_valid_utf8(t) for t in texts])
 
+    def encode_target(self, text: str) -> list[int]:
+        return self.encode(text)
+
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         ids = [int(i) for i in ids]
         if EOS_ID in ids:
             ids = ids[:ids.index(EOS_ID)]
         return self.sp.decode([i for i in ids if i != PAD_ID])
+
+
+def exists(workdir: str) -> bool:
+    """Whether `workdir` holds a vocabulary: xling's tokenizer.model or an imported Marian one."""
+    from xling_jax.data import marian_vocab
+    return os.path.isfile(os.path.join(workdir, FILENAME)) or marian_vocab.exists(workdir)
+
+
+def load(workdir: str):
+    """The workdir's tokenizer: xling's `Tokenizer` or, after `xling import marian`, a `MarianVocab`."""
+    from xling_jax.data import marian_vocab
+    path = os.path.join(workdir, FILENAME)
+    if not os.path.isfile(path) and marian_vocab.exists(workdir):
+        return marian_vocab.MarianVocab(workdir)
+    return Tokenizer(path)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import FILENAME, Tokenizer
 from xling_jax.errors import UserError
 from xling_jax.model import build_model
@@ -17,7 +18,7 @@ from xling_jax.training.mesh import make_mesh, replicated
 class Run:
     workdir: str
     config: ml_collections.ConfigDict
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer  # or a MarianVocab (imported from Marian): the same interface
     model: object
     params: dict
     step: int
@@ -29,11 +30,10 @@ def load_run(workdir: str, step: int | str | None = None) -> Run:
     if not os.path.isdir(workdir):
         raise UserError(f"workdir {workdir} does not exist; pass the --workdir of a trained run")
     config = workdir_lib.load_config(workdir)
-    tok_path = os.path.join(workdir, FILENAME)
-    if not os.path.isfile(tok_path):
+    if not tokenizer_lib.exists(workdir):
         raise UserError(f"{workdir} has no {FILENAME}; start training there first (xling train --workdir {workdir})")
-    tokenizer = Tokenizer(tok_path)
-    model = build_model(config.model, tokenizer.vocab_size)
+    tokenizer = tokenizer_lib.load(workdir)
+    model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
     sharding = replicated(make_mesh(ml_collections.ConfigDict({"data": -1})))
 
     def init_params(rng):

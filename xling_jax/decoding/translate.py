@@ -56,10 +56,10 @@ class Translator:
         return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))
 
     def _encode(self, texts, tgt_lang, warn):
-        tag, eos = self.tokenizer.tag_id(tgt_lang), self.model.cfg.eos_id
+        prefix, eos = self.tokenizer.source_prefix(tgt_lang), self.tokenizer.eos_id
         encoded = []
         for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
-            ids = [tag] + ids + [eos]
+            ids = prefix + ids + [eos]
             if len(ids) > MAX_SOURCE_LEN:
                 if warn:
                     warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")

@@ -5,8 +5,9 @@ from xling_jax.model.transformer import Transformer, TransformerConfig
 MODELS = {"transformer": (Transformer, TransformerConfig)}
 
 
-def build_model(model_config, vocab_size: int):
+def build_model(model_config, vocab_size: int, target_vocab_size: int = 0):
+    """`target_vocab_size`: the decoder's vocabulary where it differs from the source's (0: the same)."""
     if model_config.name not in MODELS:
         raise UserError(f"unknown model.name {model_config.name!r}; choose one of {', '.join(MODELS)}")
     module_cls, config_cls = MODELS[model_config.name]
-    return module_cls(config_cls.from_config(model_config, vocab_size))
+    return module_cls(config_cls.from_config(model_config, vocab_size, target_vocab_size))

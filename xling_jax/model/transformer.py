@@ -29,9 +29,17 @@ class TransformerConfig:
     dropout_rate: float = 0.1
     attention_dropout_rate: float = 0.0
     pre_ln: bool = True
-    positions: str = "sinusoidal"  # or "learned"
+    # "sinusoidal" (tensor2tensor frequencies), "sinusoidal_marian" (Marian/Transformers frequencies
+    # 1e4^(-2i/D)) or "learned".
+    positions: str = "sinusoidal"
     max_len: int = 512  # table size for learned positions
-    share_embeddings: bool = True  # one embedding for source, target and output
+    share_embeddings: bool = True  # one embedding for source and target
+    # Output logits: "auto" = the shared embedding when share_embeddings, else a separate projection;
+    # "tied" = the target embedding (transposed); "separate" = an output projection of its own.
+    output_projection: str = "auto"
+    final_logits_bias: bool = False  # a learned bias on the logits (Marian's final_logits_bias)
+    activation: str = "relu"  # MLP activation: "relu", "swish" (silu) or "gelu" (exact erf form)
+    layer_norm_eps: float = 1e-6  # Marian/PyTorch: 1e-5
     # True (Vaswani/fairseq/Marian): embeddings start at std D^-1/2 and are multiplied by sqrt(D) on
     # input, so Adam's steps are large relative to them; False (Flax WMT): std 1, logits / sqrt(D).
     scale_embeddings: bool = True
@@ -41,17 +49,29 @@ class TransformerConfig:
     pad_id: int = 0
     eos_id: int = 1
     decoder_start_id: int = 0
+    # Target (decoder and output) vocabulary size when the target side has a vocabulary of its own
+    # (needs share_embeddings=False); 0: the same as vocab_size. Set from the tokenizer, like vocab_size.
+    target_vocab_size: int = 0
 
     @classmethod
-    def from_config(cls, model_config, vocab_size: int) -> "TransformerConfig":
+    def from_config(cls, model_config, vocab_size: int, target_vocab_size: int = 0) -> "TransformerConfig":
         fields = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in model_config.items() if k in fields}
         kwargs["vocab_size"] = vocab_size
+        kwargs["target_vocab_size"] = 0 if target_vocab_size == vocab_size else target_vocab_size
         return cls(**kwargs)
 
     @property
     def decoder_layers(self) -> int:
         return self.num_decoder_layers or self.num_layers
+
+    @property
+    def target_vocab(self) -> int:
+        return self.target_vocab_size or self.vocab_size
+
+    @property
+    def tied_output(self) -> bool:
+        return self.output_projection == "tied" or (self.output_projection == "auto" and self.share_embeddings)
 
     @property
     def compute_dtype(self):
@@ -64,6 +84,20 @@ def sinusoidal(positions_BxL: jax.Array, dim: int) -> jax.Array:
     inv_freq = np.exp(-math.log(10000.0) * np.arange(half) / max(half - 1, 1))
     angles_BxLxh = positions_BxL[..., None].astype(jnp.float32) * inv_freq
     return jnp.concatenate([jnp.sin(angles_BxLxh), jnp.cos(angles_BxLxh)], axis=-1)
+
+
+def sinusoidal_marian(positions_BxL: jax.Array, dim: int) -> jax.Array:
+    """Marian's layout (as in Transformers' MarianSinusoidalPositionalEmbedding): sines then cosines,
+    frequencies 1e4^(-2i/dim). Unlike `sinusoidal` the exponent divides by dim, not half - 1."""
+    n_sin, n_cos = (dim + 1) // 2, dim // 2  # odd dim: one more sine
+    inv_freq = np.power(10000.0, -2.0 * np.arange(n_sin) / dim)
+    angles_BxLxs = positions_BxL[..., None].astype(jnp.float32) * inv_freq.astype(np.float32)
+    return jnp.concatenate([jnp.sin(angles_BxLxs), jnp.cos(angles_BxLxs[..., :n_cos])], axis=-1)
+
+
+ACTIVATIONS = {"relu": nn.relu, "swish": nn.swish, "gelu": lambda x: nn.gelu(x, approximate=False)}
+POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned")
+OUTPUT_PROJECTIONS = ("auto", "tied", "separate")
 
 
 def attention_mask(q_seg_BxT, kv_seg_BxS, causal: bool = False) -> jax.Array:
@@ -147,11 +181,12 @@ class Mlp(nn.Module):
     mlp_dim: int
     dtype: Any
     dropout_rate: float
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic: bool):
         h_BxLxF = nn.Dense(self.mlp_dim, dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(x_BxLxD)
-        h_BxLxF = nn.Dropout(self.dropout_rate)(nn.relu(h_BxLxF), deterministic=deterministic)
+        h_BxLxF = nn.Dropout(self.dropout_rate)(ACTIVATIONS[self.activation](h_BxLxF), deterministic=deterministic)
         return nn.Dense(x_BxLxD.shape[-1], dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(h_BxLxF)
 
 
@@ -160,10 +195,11 @@ class Residual(nn.Module):
     pre_ln: bool
     dropout_rate: float
     dtype: Any
+    epsilon: float = 1e-6
 
     @nn.compact
     def __call__(self, x_BxLxD, f, deterministic: bool):
-        norm = nn.LayerNorm(dtype=self.dtype)
+        norm = nn.LayerNorm(epsilon=self.epsilon, dtype=self.dtype)
         y = f(norm(x_BxLxD)) if self.pre_ln else f(x_BxLxD)
         y = x_BxLxD + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
         return y if self.pre_ln else norm(y)
@@ -176,10 +212,10 @@ class EncoderLayer(nn.Module):
     def __call__(self, x_BxSxD, mask_Bx1xSxS, deterministic: bool):
         c, dt = self.cfg, self.cfg.compute_dtype
         attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
-        x_BxSxD = Residual(c.pre_ln, c.dropout_rate, dt, name="attention_block")(
+        x_BxSxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="attention_block")(
             x_BxSxD, lambda h: attn(h, h, mask_Bx1xSxS, deterministic), deterministic)
-        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, name="mlp")
-        return Residual(c.pre_ln, c.dropout_rate, dt, name="mlp_block")(
+        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, c.activation, name="mlp")
+        return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
             x_BxSxD, lambda h: mlp(h, deterministic), deterministic)
 
 
@@ -191,13 +227,13 @@ class DecoderLayer(nn.Module):
                  cross_cache: str | None = None):
         c, dt = self.cfg, self.cfg.compute_dtype
         self_attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
-        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="self_attention_block")(
+        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="self_attention_block")(
             y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode), deterministic)
         cross = Attention(c.num_heads, dt, c.attention_dropout_rate, name="cross_attention")
-        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, name="cross_attention_block")(
+        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="cross_attention_block")(
             y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic, cross_cache=cross_cache), deterministic)
-        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, name="mlp")
-        return Residual(c.pre_ln, c.dropout_rate, dt, name="mlp_block")(
+        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, c.activation, name="mlp")
+        return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
             y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
 
 
@@ -215,6 +251,8 @@ class Embedder(nn.Module):
         if c.positions == "learned":
             x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
                                 name="position_embedding")(positions_BxL)
+        elif c.positions == "sinusoidal_marian":
+            x_BxLxD += sinusoidal_marian(positions_BxL, c.emb_dim)
         else:
             x_BxLxD += sinusoidal(positions_BxL, c.emb_dim)
         x_BxLxD = nn.Dropout(c.dropout_rate)(x_BxLxD, deterministic=deterministic)
@@ -228,18 +266,21 @@ class Transformer(nn.Module):
     def setup(self):
         c = self.cfg
         std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
-        make_embed = lambda name: nn.Embed(c.vocab_size, c.emb_dim, embedding_init=nn.initializers.normal(std),
-                                           name=name)
-        self.source_embed = make_embed("embedding")
-        self.target_embed = self.source_embed if c.share_embeddings else make_embed("target_embedding")
+        make_embed = lambda name, size: nn.Embed(size, c.emb_dim, embedding_init=nn.initializers.normal(std),
+                                                 name=name)
+        self.source_embed = make_embed("embedding", c.vocab_size)
+        self.target_embed = (self.source_embed if c.share_embeddings
+                             else make_embed("target_embedding", c.target_vocab))
         self.encoder_embedder = Embedder(c, self.source_embed, name="encoder_embedder")
         self.decoder_embedder = Embedder(c, self.target_embed, name="decoder_embedder")
         self.encoder_layers = [EncoderLayer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
         self.decoder_layers = [DecoderLayer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
-        self.encoder_norm = nn.LayerNorm(dtype=c.compute_dtype, name="encoder_norm")
-        self.decoder_norm = nn.LayerNorm(dtype=c.compute_dtype, name="decoder_norm")
-        if not c.share_embeddings:
-            self.output_proj = nn.Dense(c.vocab_size, dtype=c.compute_dtype, name="output_projection")
+        self.encoder_norm = nn.LayerNorm(epsilon=c.layer_norm_eps, dtype=c.compute_dtype, name="encoder_norm")
+        self.decoder_norm = nn.LayerNorm(epsilon=c.layer_norm_eps, dtype=c.compute_dtype, name="decoder_norm")
+        if not c.tied_output:
+            self.output_proj = nn.Dense(c.target_vocab, dtype=c.compute_dtype, name="output_projection")
+        if c.final_logits_bias:
+            self.logits_bias = self.param("final_logits_bias", nn.initializers.zeros, (c.target_vocab,))
 
     def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True):
         seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions, self.cfg.pad_id)
@@ -268,13 +309,16 @@ class Transformer(nn.Module):
             y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode, cross_cache)
         if c.pre_ln:
             y_BxTxD = self.decoder_norm(y_BxTxD)
-        if c.share_embeddings:
+        if c.tied_output:
             logits_BxTxV = self.target_embed.attend(y_BxTxD.astype(jnp.float32))
             if not c.scale_embeddings:
                 logits_BxTxV /= jnp.sqrt(c.emb_dim)
         else:
             logits_BxTxV = self.output_proj(y_BxTxD)
-        return logits_BxTxV.astype(jnp.float32)
+        logits_BxTxV = logits_BxTxV.astype(jnp.float32)
+        if c.final_logits_bias:
+            logits_BxTxV += self.logits_bias
+        return logits_BxTxV
 
     def __call__(self, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None, src_positions=None,
                  tgt_positions=None, *, deterministic=True):

@@ -17,6 +17,14 @@ def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
         item_names=("state", "data"))
 
 
+def imported_only(workdir: str) -> bool:
+    """Whether WORKDIR's only checkpoint is step 0 without data-iterator state: params written by
+    `xling import`, from which a run fine-tunes (fresh optimizer, data from the start)."""
+    root = os.path.join(os.path.abspath(workdir), "checkpoints")
+    steps = [n for n in os.listdir(root) if n.isdigit()] if os.path.isdir(root) else []
+    return steps == ["0"] and not os.path.exists(os.path.join(root, "0", "data"))
+
+
 def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None) -> None:
     items = {"state": ocp.args.StandardSave(state)}
     if data_iter is not None:

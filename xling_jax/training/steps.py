@@ -14,15 +14,17 @@ class TrainState:
     opt_state: optax.OptState
 
 
-def shift_right(targets_BxT, positions_BxT):
-    """Decoder inputs: each segment's targets shifted right, starting with the pad id 0."""
+def shift_right(targets_BxT, positions_BxT, start_id: int = 0):
+    """Decoder inputs: each segment's targets shifted right, starting with `start_id` (the model's
+    decoder_start_id: xling's pad 0, OPUS-MT's pad = vocab_size - 1)."""
     shifted = jnp.pad(targets_BxT, ((0, 0), (1, 0)))[:, :-1]
-    return jnp.where(positions_BxT == 0, 0, shifted)
+    return jnp.where(positions_BxT == 0, start_id, shifted)
 
 
-def model_inputs(batch):
+def model_inputs(batch, start_id: int = 0):
     return dict(
-        src_BxS=batch["inputs"], tgt_in_BxT=shift_right(batch["targets"], batch["targets_positions"]),
+        src_BxS=batch["inputs"],
+        tgt_in_BxT=shift_right(batch["targets"], batch["targets_positions"], start_id),
         src_segment_ids=batch["inputs_segment_ids"], tgt_segment_ids=batch["targets_segment_ids"],
         src_positions=batch["inputs_positions"], tgt_positions=batch["targets_positions"])
 
@@ -34,7 +36,8 @@ def init_state(rng, model, tx, batch_shape) -> TrainState:
 
 
 def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic):
-    logits = model.apply({"params": params}, **model_inputs(batch), deterministic=deterministic, rngs=rngs)
+    logits = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id),
+                         deterministic=deterministic, rngs=rngs)
     weights = batch["targets_segment_ids"] > 0
     loss_sum, nll_sum, correct, n = cross_entropy(logits, batch["targets"], weights, label_smoothing)
     n_safe = jnp.maximum(n, 1.0)
@@ -57,7 +60,7 @@ def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoo
 
 def eval_step(params, batch, *, model):
     """Sums (not means) so that batches can be added up: loss is unsmoothed nll."""
-    logits = model.apply({"params": params}, **model_inputs(batch), deterministic=True)
+    logits = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id), deterministic=True)
     weights = batch["targets_segment_ids"] > 0
     _, nll_sum, correct, n = cross_entropy(logits, batch["targets"], weights, 0.0)
     return {"nll_sum": nll_sum, "correct": correct, "tokens": n}

@@ -19,9 +19,10 @@ from xling_jax.training.validate import validate
 
 
 def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokenizer:
-    """Loads WORKDIR/tokenizer.model, training it on the train split of every language first if absent."""
+    """Loads WORKDIR's vocabulary (tokenizer.model, or Marian's files after `xling import marian`),
+    training a sentencepiece model on the train split of every language first if there is none."""
     path = os.path.join(workdir, tokenizer_lib.FILENAME)
-    if not os.path.exists(path):
+    if not tokenizer_lib.exists(workdir):
         dirs = mixture.directions(config.data, data_dir)
         languages = mixture.languages(dirs)
         sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed)
@@ -31,7 +32,7 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
             tokenizer_lib.train(sentences, path, config.tokenizer.vocab_size, languages,
                                 config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed)
         _sync("tokenizer")
-    return tokenizer_lib.Tokenizer(path)
+    return tokenizer_lib.load(workdir)
 
 
 def _sync(name: str) -> None:
@@ -90,10 +91,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             f"{d.key(qualified)} {n:,} {r:.1%}" for d, n, r in zip(directions, counts, rates)))
     mesh = mesh_lib.make_mesh(config.mesh)
     mesh_lib.check_batch_size(config.train.batch_size, mesh)
-    workdir_lib.save_config(workdir, config)
+    # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
+    imported = checkpoints.imported_only(workdir)
+    workdir_lib.save_config(workdir, config, ("tokenizer", "model") if imported else workdir_lib.FIXED_SECTIONS)
     tokenizer = setup_tokenizer(config, workdir, data_dir)
 
-    model = build_model(config.model, tokenizer.vocab_size)
+    model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
     tx = optimizer.make_optimizer(config.train)
     replicated = mesh_lib.replicated(mesh)
     init = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
@@ -110,7 +113,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     mngr = checkpoints.manager(workdir, config.keep_checkpoints)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
-    if mngr.latest_step() is not None:
+    if imported:
+        abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated),
+                                jax.eval_shape(init, init_rng).params)
+        state = init(init_rng).replace(params=checkpoints.restore_params(workdir, abstract, 0)[0])
+        print(f"Fine-tuning the params imported into {workdir}")
+    elif mngr.latest_step() is not None:
         abstract = jax.eval_shape(init, init_rng)
         state = checkpoints.restore(mngr, abstract, data_iter)
         print(f"Resuming from step {int(state.step)} in {workdir}")

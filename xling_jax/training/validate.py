@@ -1,6 +1,7 @@
 """Config checks that run before anything is built or compiled: one clear error each."""
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
+from xling_jax.model.transformer import ACTIVATIONS, OUTPUT_PROJECTIONS, POSITIONS
 from xling_jax.training.optimizer import SCHEDULES
 
 
@@ -16,8 +17,10 @@ def validate(config) -> None:
             raise UserError(f"{key} must be positive, got {value}")
     if m.emb_dim % m.num_heads:
         raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
-    if m.positions not in ("sinusoidal", "learned"):
-        raise UserError(f"model.positions must be 'sinusoidal' or 'learned', got {m.positions!r}")
+    for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
+                                ("output_projection", m.output_projection, OUTPUT_PROJECTIONS)):
+        if value not in allowed:
+            raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     if m.positions == "learned" and d.max_len > m.max_len:
         raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
     if t.schedule not in SCHEDULES:

@@ -37,15 +37,16 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     return loading.with_defaults(saved)
 
 
-def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Writes config.json, refusing to mix a different model/data/tokenizer into an existing run."""
+def save_config(workdir: str, config: ml_collections.ConfigDict, fixed=FIXED_SECTIONS) -> None:
+    """Writes config.json, refusing to mix a different model/data/tokenizer into an existing run
+    (the `fixed` sections)."""
     path = os.path.join(workdir, CONFIG_FILE)
     if os.path.isfile(path):
         old = load_config(workdir).to_dict()
         new = config.to_dict()
-        changed = [k for k in FIXED_SECTIONS if old.get(k) != new.get(k)]
+        changed = [k for k in fixed if old.get(k) != new.get(k)]
         if changed:
-            diffs = _diff(old, new)
+            diffs = _diff({k: old.get(k) for k in changed}, {k: new.get(k) for k in changed})
             raise UserError(f"{workdir} already holds a run with another {'/'.join(changed)} config "
                             f"({'; '.join(diffs[:3])}); use a new --workdir or the original config")
     tmp = path + ".tmp"
