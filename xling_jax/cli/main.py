@@ -8,6 +8,7 @@ import os
 import sys
 
 from xling_jax.cli import data as cli_data
+from xling_jax.bench.shapes import SHAPES
 from xling_jax.errors import UserError
 
 
@@ -82,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--workdir", default="", help="where the tokenizer is (trained there if missing); "
                                                   "default: a temporary folder")
     bd.add_argument("--batches", type=int, default=50, help="pipeline batches to time")
+    bdec = bench.add_parser("decode", help="beam-search target tokens/s: xling vs Transformers and CTranslate2 on "
+                                           "the same exported weights")
+    bdec.add_argument("--shape", default="cpu-ref", choices=list(SHAPES),
+                      help="reference model shape (a random Marian-architecture model)")
+    bdec.add_argument("--sentences", type=int, default=256, help="Bible test sentences translated (en->es)")
+    bdec.add_argument("--batch_size", type=int, default=None, help="default: the shape's (32 for cpu-ref)")
+    bdec.add_argument("--beam", type=int, default=4)
+    bdec.add_argument("--length", type=int, default=None, help="forced target tokens (default: the shape's, 64)")
+    bdec.add_argument("--threads", type=int, default=None, help="CPU cores for every engine (default: all)")
+    bdec.add_argument("--engines", default="xling,transformers,ctranslate2", help="comma-separated")
+    bdec.add_argument("--tokenizer_from", default=None, metavar="WORKDIR",
+                      help="reuse WORKDIR's tokenizer.model instead of training one on the Bible")
     return p
 
 
@@ -129,6 +142,14 @@ def _load_config(path, overrides):
 
 def cmd_bench(args, overrides) -> None:
     import tempfile
+    if args.bench_command == "decode":
+        if overrides:
+            raise UserError("xling bench decode takes no --config overrides; see its flags (--shape, ...)")
+        from xling_jax.bench.decode import bench_decode
+        print(json.dumps(bench_decode(args.shape, args.sentences, args.batch_size, args.beam, args.length,
+                                      args.threads, tuple(args.engines.split(",")),
+                                      tokenizer_from=args.tokenizer_from), indent=2))
+        return
     from xling_jax.bench.data import bench_data
     from xling_jax.training.validate import validate
     config = _load_config(args.config, overrides)

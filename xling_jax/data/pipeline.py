@@ -54,12 +54,12 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
                                             if d.dataset == ref and lang in (d.src, d.tgt)]))
             pool += [(ref, i) for i in idx]
         chosen = rng.permutation(len(pool))[:cap] if len(pool) > cap else range(len(pool))
-        sources = {}
+        by_ref = {}
         for j in chosen:
             ref, i = pool[j]
-            if ref not in sources:
-                sources[ref] = registry.open_dataset(ref, data_dir).source("train")
-            out.append(sources[ref][i][lang])
+            by_ref.setdefault(ref, []).append(i)
+        for ref, indices in by_ref.items():
+            out += [r[lang] for r in registry.open_dataset(ref, data_dir).source("train").read_many(indices)]
     return out
 
 

@@ -208,8 +208,7 @@ class Dataset:
         if self._complete:
             return {p: np.arange(len(source), dtype=np.int64) for p in pairs}
         keep = {p: [] for p in pairs}
-        for i in range(len(source)):
-            record = source[i]
+        for i, record in enumerate(source.read_many(range(len(source)))):
             for p in pairs:
                 if _usable(record, *p):
                     keep[p].append(i)
@@ -261,7 +260,17 @@ class TextSource:
         return len(self._source)
 
     def __getitem__(self, i: int) -> dict:
-        return {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in self._source[int(i)].items()}
+        return _as_text(self._source[int(i)])
+
+    def read_many(self, indices, chunk: int = 4096):
+        """Records at `indices`, in order: batched reads (several times faster than one by one)."""
+        indices = [int(i) for i in indices]
+        for start in range(0, len(indices), chunk):
+            yield from map(_as_text, self._source.__getitems__(indices[start:start + chunk]))
+
+
+def _as_text(record: dict) -> dict:
+    return {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in record.items()}
 
 
 def parse_directions(ref: str, directions: Sequence[str], data_dir: str | None = None) -> list[tuple[str, str]]:

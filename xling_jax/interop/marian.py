@@ -222,8 +222,7 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
     import jax.numpy as jnp
     from xling_jax.configs.default import get_config
     from xling_jax.model import build_model
-    from xling_jax.training import checkpoints, optimizer, workdir as workdir_lib
-    from xling_jax.training.steps import TrainState
+    from xling_jax.training import checkpoints, workdir as workdir_lib
 
     hf_dir = os.path.abspath(os.path.expanduser(hf_dir))
     if not os.path.isfile(os.path.join(hf_dir, "config.json")):
@@ -277,12 +276,7 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
     workdir_lib.save_config(workdir, config)
     with open(os.path.join(workdir, "config.py"), "w", encoding="utf-8") as f:
         f.write(CONFIG_PY.format(source=hf_dir, workdir=workdir))
-    tx = optimizer.make_optimizer(config.train)
-    state = TrainState(step=jnp.array(0, jnp.int32), params=params, opt_state=tx.init(params))
-    mngr = checkpoints.manager(workdir, config.keep_checkpoints)
-    checkpoints.save(mngr, 0, state)
-    mngr.wait_until_finished()
-    mngr.close()
+    checkpoints.save_params(workdir, config, params)
     return config
 
 
@@ -302,7 +296,7 @@ def incompatibilities(cfg) -> list[str]:
     return problems
 
 
-def _vocabulary(tokenizer):
+def vocabulary(tokenizer):
     """(source pieces, target pieces, source spm path, target spm path, separate, tokenizer_config) by id.
 
     xling's sentencepiece ids are the pieces' own; its `<2es>` tags become Marian's `>>es<<` and its
@@ -340,7 +334,7 @@ def export_marian(run, out_dir: str, step: int | None = None) -> list[str]:
     problems = incompatibilities(c)
     if problems:
         raise UserError("cannot export to Marian: " + "; ".join(problems))
-    src_pieces, tgt_pieces, src_spm, tgt_spm, separate, tok_config = _vocabulary(run.tokenizer)
+    src_pieces, tgt_pieces, src_spm, tgt_spm, separate, tok_config = vocabulary(run.tokenizer)
     flat = {k: np.asarray(v, np.float32)
             for k, v in traverse_util.flatten_dict(jax.device_get(run.params), sep="/").items()}
     pad, eos, start = c.pad_id, c.eos_id, c.decoder_start_id

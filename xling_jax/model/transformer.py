@@ -120,8 +120,8 @@ def default_segments_positions(tokens_BxL, segment_ids=None, positions=None, pad
 class Attention(nn.Module):
     """Multi-head dot-product attention with an optional key/value cache.
 
-    With `decode=True` the module keeps `cached_key`/`cached_value` of the full
-    target length in the "cache" collection and takes one query position per call.
+    With `decode=True` (self-attention) or a `cross_cache` mode (cross-attention) the module
+    decodes: one query position per call, keys and values read from the "cache" collection.
     """
     num_heads: int
     dtype: Any
@@ -138,42 +138,58 @@ class Attention(nn.Module):
         dense = lambda name: nn.DenseGeneral(
             (self.num_heads, k_dim), dtype=self.dtype, name=name,
             kernel_init=nn.initializers.xavier_uniform())
-        q_BxTxHxK = dense("query")(x_BxTxD)
-        if cross_cache == "use":
-            k_BxSxHxK = self.get_variable("cache", "cross_key")
-            v_BxSxHxK = self.get_variable("cache", "cross_value")
+        q_BxTxHxK = dense("query")(x_BxTxD) / jnp.sqrt(k_dim).astype(self.dtype)
+        if decode or cross_cache:
+            out_BxTxHxK = self._decode(q_BxTxHxK, kv_BxSxD, mask_Bx1xTxS, dense, cross_cache)
         else:
-            k_BxSxHxK = dense("key")(kv_BxSxD)
-            v_BxSxHxK = dense("value")(kv_BxSxD)
-        if cross_cache == "fill":
-            self.put_variable("cache", "cross_key", k_BxSxHxK)
-            self.put_variable("cache", "cross_value", v_BxSxHxK)
-        elif decode and cross_cache is None:
-            k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS = self._use_cache(k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)
-        q_BxTxHxK = q_BxTxHxK / jnp.sqrt(k_dim).astype(self.dtype)
-        logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK)
-        logits_BxHxTxS = jnp.where(mask_Bx1xTxS, logits_BxHxTxS.astype(jnp.float32), _NEG_INF)
-        weights_BxHxTxS = jax.nn.softmax(logits_BxHxTxS).astype(self.dtype)
-        weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
-        out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, v_BxSxHxK)
+            logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, dense("key")(kv_BxSxD))
+            logits_BxHxTxS = jnp.where(mask_Bx1xTxS, logits_BxHxTxS.astype(jnp.float32), _NEG_INF)
+            weights_BxHxTxS = jax.nn.softmax(logits_BxHxTxS).astype(self.dtype)
+            weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
+            out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, dense("value")(kv_BxSxD))
         return nn.DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
                                kernel_init=nn.initializers.xavier_uniform())(out_BxTxHxK)
 
-    def _use_cache(self, k_Bx1xHxK, v_Bx1xHxK, mask):
+    def _decode(self, q_Bx1xHxK, kv_BxSxD, mask_Bx1x1xS, dense, cross_cache):
+        """Attention of one query per row over cached keys and values.
+
+        The cache holds keys as BxHxKxS and values as BxHxSxK, so that both products are one
+        fused multiply-and-reduce over the cache with the reduced axis outside the vector lanes;
+        as dot products they become B*H tiny matrix products, several times slower on CPU.
+        (The cache-allocating `init` call passes the full target length: only shapes matter then.)
+        """
+        if cross_cache == "use":
+            kt_BxHxKxS = self.get_variable("cache", "cross_key")
+            v_BxHxSxK = self.get_variable("cache", "cross_value")
+        else:
+            kt_BxHxKxS = dense("key")(kv_BxSxD).transpose(0, 2, 3, 1)
+            v_BxHxSxK = dense("value")(kv_BxSxD).transpose(0, 2, 1, 3)
+            if cross_cache == "fill":
+                self.put_variable("cache", "cross_key", kt_BxHxKxS)
+                self.put_variable("cache", "cross_value", v_BxHxSxK)
+            else:
+                kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS = self._self_cache(kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS)
+        q_BxHxKx1 = q_Bx1xHxK[:, 0, :, :, None]  # one query (the `init` call's others are dropped)
+        logits_BxHxS = jnp.sum(q_BxHxKx1 * kt_BxHxKxS, axis=2).astype(jnp.float32)
+        logits_BxHxS = jnp.where(mask_Bx1x1xS[:, :, 0], logits_BxHxS, _NEG_INF)
+        weights_BxHxS = jax.nn.softmax(logits_BxHxS).astype(self.dtype)
+        return jnp.sum(weights_BxHxS[..., None] * v_BxHxSxK, axis=2)[:, None]
+
+    def _self_cache(self, kt_BxHxKx1, v_BxHxSxK, mask):
         # The first call (from `init` with the full-length target) only allocates.
         initialized = self.has_variable("cache", "cached_key")
-        cached_k = self.variable("cache", "cached_key", jnp.zeros, k_Bx1xHxK.shape, k_Bx1xHxK.dtype)
-        cached_v = self.variable("cache", "cached_value", jnp.zeros, v_Bx1xHxK.shape, v_Bx1xHxK.dtype)
+        cached_k = self.variable("cache", "cached_key", jnp.zeros, kt_BxHxKx1.shape, kt_BxHxKx1.dtype)
+        cached_v = self.variable("cache", "cached_value", jnp.zeros, v_BxHxSxK.shape, v_BxHxSxK.dtype)
         index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
         if not initialized:
-            return k_Bx1xHxK, v_Bx1xHxK, mask
+            return kt_BxHxKx1, v_BxHxSxK, mask
         i = index.value
-        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k_Bx1xHxK, (0, i, 0, 0))
-        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v_Bx1xHxK, (0, i, 0, 0))
+        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, kt_BxHxKx1, (0, 0, 0, i))
+        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v_BxHxSxK, (0, 0, i, 0))
         index.value = i + 1
-        max_len = cached_k.value.shape[1]
+        max_len = cached_k.value.shape[-1]
         # Causal: the single query at position i sees cached positions <= i.
-        mask_Bx1x1xS = jnp.broadcast_to(jnp.arange(max_len) <= i, (k_Bx1xHxK.shape[0], 1, 1, max_len))
+        mask_Bx1x1xS = jnp.broadcast_to(jnp.arange(max_len) <= i, (kt_BxHxKx1.shape[0], 1, 1, max_len))
         return cached_k.value, cached_v.value, mask_Bx1x1xS
 
 

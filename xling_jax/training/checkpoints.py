@@ -32,6 +32,20 @@ def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None) -> None:
     mngr.save(step, args=ocp.args.Composite(**items))
 
 
+def save_params(workdir: str, config, params, step: int = 0) -> None:
+    """A checkpoint of `params` with a fresh optimizer state and no data-iterator state (what
+    `xling import` writes, and what `xling train` fine-tunes from)."""
+    import jax.numpy as jnp
+    from xling_jax.training import optimizer
+    from xling_jax.training.steps import TrainState
+    state = TrainState(step=jnp.array(step, jnp.int32), params=params,
+                       opt_state=optimizer.make_optimizer(config.train).init(params))
+    mngr = manager(workdir, config.keep_checkpoints)
+    save(mngr, step, state)
+    mngr.wait_until_finished()
+    mngr.close()
+
+
 def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: int | None = None):
     """Restores state (laid out like `abstract_state`) and, if given, the iterator in place."""
     step = mngr.latest_step() if step is None else step

@@ -1,6 +1,7 @@
 """The train loop: `train_and_evaluate(config, workdir)`, importable from Colab."""
 import functools
 import os
+import sys
 import time
 
 import jax
@@ -28,7 +29,7 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
         sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed)
         if jax.process_index() == 0:
             print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
-                  f"sentences ({', '.join(languages)})")
+                  f"sentences ({', '.join(languages)})", file=sys.stderr)
             tokenizer_lib.train(sentences, path, config.tokenizer.vocab_size, languages,
                                 config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed)
         _sync("tokenizer")
