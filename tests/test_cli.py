@@ -38,11 +38,14 @@ def test_train_writes_run_and_honours_overrides(trained):
 
 
 def test_translate_one_line_out_per_line_in(trained):
-    text = "In the beginning God created the heaven and the earth.\n\nAnd God said, Let there be light.\n"
-    out = xling("translate", "--workdir", trained, "--src", "en", "--tgt", "es", stdin=text).stdout
-    lines = out.split("\n")
-    assert lines[-1] == "" and len(lines) - 1 == 3
+    long_line = "and the king said unto them " * 8000  # ~220 kB: cut to the longest source, reported
+    text = ("In the beginning God created the heaven and the earth.\n\n" + long_line +
+            "\nAnd God said, Let there be light.\n")
+    proc = xling("translate", "--workdir", trained, "--src", "en", "--tgt", "es", stdin=text)
+    lines = proc.stdout.split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == 4
     assert lines[1] == ""  # an empty line in gives an empty line out
+    assert "line 3: source of" in proc.stderr and "cut to 512" in proc.stderr
 
 
 def test_dev_bleu_is_logged_and_the_best_checkpoint_kept(trained):

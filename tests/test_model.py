@@ -79,3 +79,35 @@ def test_cached_decoding_matches_full_forward(kw):
         cache = mutated["cache"]
         steps.append(logits)
     np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_encoder_lm_head_is_the_tied_source_embedding():
+    model = tiny()
+    params = init(model)
+    logits = model.apply({"params": params}, SRC, method=model.encode_lm)
+    encoded = model.apply({"params": params}, SRC, method=model.encode)
+    assert logits.shape == (2, 6, 40) and logits.dtype == jnp.float32
+    np.testing.assert_allclose(logits, encoded @ params["embedding"]["embedding"].T, atol=1e-5)
+
+
+def test_causal_encoder_sees_only_earlier_positions():
+    model = tiny()
+    params = init(model)
+    changed = SRC.at[1, 3].set(30)
+    for causal in (True, False):
+        a = model.apply({"params": params}, SRC, causal=causal, method=model.encode_lm)
+        b = model.apply({"params": params}, changed, causal=causal, method=model.encode_lm)
+        np.testing.assert_allclose(a[0], b[0], atol=1e-6)  # other rows never change
+        assert np.allclose(a[1, :3], b[1, :3], atol=1e-6) == causal  # earlier positions: only if causal
+        assert not np.allclose(a[1, 3:], b[1, 3:], atol=1e-3)
+
+
+def test_language_embeddings_change_the_encoding_only_when_given():
+    model = tiny(num_languages=2)
+    params = init(model)
+    assert params["encoder_embedder"]["language_embedding"].shape == (2, 32)
+    plain = model.apply({"params": params}, SRC, method=model.encode)
+    lang0 = model.apply({"params": params}, SRC, languages=jnp.zeros_like(SRC), method=model.encode)
+    mixed = model.apply({"params": params}, SRC, languages=jnp.array([[0, 0, 0, 1, 1, 1]] * 2), method=model.encode)
+    assert not np.allclose(plain, lang0, atol=1e-3) and not np.allclose(lang0, mixed, atol=1e-3)
+    assert "language_embedding" not in str(jax.tree_util.tree_structure(init(tiny())))

@@ -59,3 +59,18 @@ def test_language_tags_are_control_symbols_that_text_cannot_produce(tok):
 def test_decode_stops_at_eos_and_skips_padding(tok):
     ids = tok.encode("the king")
     assert tok.decode([PAD_ID] + ids + [EOS_ID] + tok.encode("said")) == "the king"
+
+
+def test_mask_and_sentinels_are_control_symbols(tok, tmp_path):
+    from xling_jax.data import tokenizer as tokenizer_lib
+    from xling_jax.errors import UserError
+    mask = tok.symbol_id(tokenizer_lib.MASK)
+    assert mask not in tok.encode("a <mask> here") and tok.decode([mask] + tok.encode("hola")) == "hola"
+    with pytest.raises(UserError, match="no <extra_id_0> symbol"):
+        tok.symbol_id(tokenizer_lib.sentinel(0))  # the tiny config asks for no sentinels
+    path = str(tmp_path / "t.model")
+    tokenizer_lib.train(["the king said", "el rey dijo"] * 20, path, 400, ["en", "es"],
+                        extra_symbols=tokenizer_lib.special_symbols(3))
+    with_sentinels = Tokenizer(path)
+    ids = [with_sentinels.symbol_id(tokenizer_lib.sentinel(i)) for i in range(3)]
+    assert len(set(ids)) == 3 and with_sentinels.symbol_id(tokenizer_lib.MASK) not in ids

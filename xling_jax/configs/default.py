@@ -31,6 +31,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.tokenizer.vocab_size = 4000
     c.tokenizer.model_type = "unigram"
     c.tokenizer.max_sentences = 200_000  # sentencepiece input sample size
+    c.tokenizer.sentinels = 0  # T5 span-corruption sentinels <extra_id_N> in the vocabulary (<mask> is always there)
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "transformer"
@@ -50,6 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.activation = "relu"  # MLP activation: "relu", "swish" (= silu; Marian) or "gelu"
     c.model.layer_norm_eps = 1e-6  # Marian/PyTorch use 1e-5
     c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
+    c.model.num_languages = 0  # XLM language embeddings (translation LM); 0: none
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
 
     c.train = ml_collections.ConfigDict()
@@ -65,6 +67,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.b2 = 0.98
     c.train.grad_clip = 1.0
     c.train.label_smoothing = 0.1
+
+    # Tasks mixed per example, NAME:RATE: "translation" (the data mixture), "mbart" (denoising), "t5"
+    # (span corruption) on the monolingual sides of the data; see objectives/tasks.py.
+    c.tasks = ("translation:1",)
+    c.objective = ml_collections.ConfigDict()
+    c.objective.mbart_ratio = 0.35  # share of tokens masked, in spans
+    c.objective.mbart_lambda = 3.5  # Poisson mean of span lengths
+    c.objective.mbart_permute = True  # shuffle the sentences of each text
+    c.objective.t5_density = 0.15  # share of tokens corrupted
+    c.objective.t5_mean_span = 3.0
+    c.objective.t5_sentinels = 100  # sentinels available (needs tokenizer.sentinels >= this)
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes

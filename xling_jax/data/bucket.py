@@ -32,10 +32,10 @@ def pad_batch(examples: list[dict], length: int, features=("inputs", "targets"))
 
 
 class _Iterator(grain.DatasetIterator):
-    def __init__(self, parent, batch_size, window, step, max_len, seed):
+    def __init__(self, parent, batch_size, window, step, max_len, seed, features):
         super().__init__(parent)
-        self._batch_size, self._window, self._step, self._max_len, self._seed = (
-            batch_size, window, step, max_len, seed)
+        self._batch_size, self._window, self._step, self._max_len, self._seed, self._features = (
+            batch_size, window, step, max_len, seed, features)
         self._window_start = self._parent.get_state()
         self._window_index = 0
         self._batches: list[list[dict]] = []
@@ -68,7 +68,7 @@ class _Iterator(grain.DatasetIterator):
         self._emitted += 1
         length = padded_length(max(max(len(ex["inputs"]), len(ex["targets"])) for ex in batch),
                                self._step, self._max_len)
-        return pad_batch(batch, length)
+        return pad_batch(batch, length, self._features)
 
     def get_state(self) -> dict:
         return {"parent": self._window_start, "window_index": self._window_index, "emitted": self._emitted}
@@ -84,9 +84,9 @@ class _Iterator(grain.DatasetIterator):
 
 class LengthBucketIterDataset(grain.IterDataset):
     def __init__(self, parent: grain.IterDataset, batch_size: int, max_len: int, window: int = 32,
-                 step: int = 16, seed: int = 0):
+                 step: int = 16, seed: int = 0, features=("inputs", "targets")):
         super().__init__(parent)
-        self._args = (batch_size, window, step, max_len, seed)
+        self._args = (batch_size, window, step, max_len, seed, tuple(features))
 
     def __iter__(self):
         return _Iterator(self._parent.__iter__(), *self._args)

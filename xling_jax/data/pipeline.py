@@ -85,26 +85,34 @@ def mixed_dataset(config, split: str, data_dir: str | None) -> tuple[grain.MapDa
 def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_index: int = 0,
                   process_count: int = 1) -> grain.IterDataset:
     """Endless batches of this process's rows: packed (data.pack) or length-bucketed."""
+    from xling_jax.objectives import tasks
     dc = config.data
     ds, _, _ = mixed_dataset(config, "train", data_dir)
     local_batch = config.train.batch_size // process_count
+    ds = tasks.mix(config, tokenizer, data_dir, ds.map(lambda ex: encode_example(tokenizer, ex)))
     if dc.pack:
         ds = ds[process_index::process_count]
-    ds = ds.map(lambda ex: encode_example(tokenizer, ex))
     # Longer pairs are dropped rather than truncated: a cut target teaches the model to stop mid-sentence.
     ds = ds.filter(lambda ex: len(ex["inputs"]) <= dc.max_len and len(ex["targets"]) <= dc.max_len)
     it = ds.to_iter_dataset()
     if dc.pack:
         it = grain.experimental.FirstFitPackIterDataset(
-            it, length_struct={k: dc.max_len for k in FEATURES}, num_packing_bins=dc.packing_bins or local_batch,
+            it, length_struct={k: dc.max_len for k in _features(tasks.names(config))},
+            num_packing_bins=dc.packing_bins or local_batch,
             seed=config.seed, shuffle_bins=True)
         return it.batch(local_batch, drop_remainder=True)
     # Bucketing needs every process to agree on each batch's length, so every process forms
     # the same global batches and keeps its own contiguous block of rows.
     it = bucket.LengthBucketIterDataset(it, config.train.batch_size, dc.max_len, window=dc.bucket_window,
-                                        step=dc.bucket_step, seed=config.seed)
+                                        step=dc.bucket_step, seed=config.seed,
+                                        features=_features(tasks.names(config)))
     lo, hi = process_index * local_batch, (process_index + 1) * local_batch
     return it.map(lambda b: {k: v[lo:hi] for k, v in b.items()})
+
+
+def _features(task_names) -> tuple[str, ...]:
+    """Batch features: a task mixture adds `task` (each target token's task index)."""
+    return FEATURES if tuple(task_names) == ("translation",) else FEATURES + ("task",)
 
 
 def eval_examples(config, tokenizer: Tokenizer, direction: mixture.Direction, split: str,

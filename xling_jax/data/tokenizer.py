@@ -17,13 +17,29 @@ PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 FILENAME = "tokenizer.model"
 
 
+MASK = "<mask>"  # masked-LM and mBART mask token
+
+
 def lang_tag(lang: str) -> str:
     return f"<2{lang}>"
 
 
+def sentinel(i: int) -> str:
+    """T5 span-corruption sentinels."""
+    return f"<extra_id_{i}>"
+
+
+def special_symbols(sentinels: int = 0) -> list[str]:
+    """The pretraining symbols a vocabulary carries besides its language tags."""
+    return [MASK] + [sentinel(i) for i in range(sentinels)]
+
+
 def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Sequence[str],
-          model_type: str = "unigram", max_sentences: int = 200_000, seed: int = 0) -> None:
-    """Trains a sentencepiece model on `sentences` and writes it atomically to `path`."""
+          model_type: str = "unigram", max_sentences: int = 200_000, seed: int = 0,
+          extra_symbols: Sequence[str] = ()) -> None:
+    """Trains a sentencepiece model on `sentences` and writes it atomically to `path`.
+
+    `extra_symbols` (e.g. `special_symbols(...)`) become control symbols after the language tags."""
     sentences = [s for s in sentences if s.strip()]
     if len(sentences) > max_sentences:
         sentences = random.Random(seed).sample(sentences, max_sentences)
@@ -32,7 +48,7 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
         sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
         character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
         # Control symbols, not user-defined ones: a literal "<2es>" in a sentence must not turn into the tag.
-        control_symbols=[lang_tag(l) for l in languages], normalization_rule_name="nmt_nfkc",
+        control_symbols=[lang_tag(l) for l in languages] + list(extra_symbols), normalization_rule_name="nmt_nfkc",
         num_threads=os.cpu_count() or 1, minloglevel=2,
         # Characters outside the vocabulary become UTF-8 byte pieces instead of <unk>: no text is lost.
         byte_fallback=True,
@@ -73,6 +89,15 @@ class Tokenizer:
         i = self.sp.piece_to_id(lang_tag(lang))
         if i == UNK_ID:
             raise KeyError(lang)
+        return i
+
+    def symbol_id(self, piece: str) -> int:
+        """Id of a control symbol such as MASK or a sentinel; a clear error if the vocabulary lacks it."""
+        i = self.sp.piece_to_id(piece)
+        if i == UNK_ID or not self.sp.is_control(i):
+            from xling_jax.errors import UserError
+            raise UserError(f"the vocabulary {self.path} has no {piece} symbol: pretraining objectives need a "
+                            "tokenizer trained with them (tokenizer.sentinels for T5), in a new workdir")
         return i
 
     def languages(self) -> list[str]:

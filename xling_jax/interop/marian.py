@@ -290,6 +290,8 @@ def incompatibilities(cfg) -> list[str]:
         problems.append("model.pre_ln=True (Marian normalises after each residual: pre_ln=False)")
     if cfg.positions != "sinusoidal_marian":
         problems.append(f"model.positions={cfg.positions!r} (Marian has fixed sinusoids: 'sinusoidal_marian')")
+    if cfg.num_languages:
+        problems.append(f"model.num_languages={cfg.num_languages} (Marian has no language embeddings: 0)")
     if cfg.tied_output and not cfg.scale_embeddings:
         problems.append("model.scale_embeddings=False with a tied output (xling divides those logits by "
                         "sqrt(emb_dim), Marian does not)")

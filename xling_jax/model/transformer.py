@@ -52,6 +52,9 @@ class TransformerConfig:
     # Target (decoder and output) vocabulary size when the target side has a vocabulary of its own
     # (needs share_embeddings=False); 0: the same as vocab_size. Set from the tokenizer, like vocab_size.
     target_vocab_size: int = 0
+    # XLM language embeddings: a table of this many rows added to the token embeddings of inputs
+    # that come with a language index per token (translation LM); 0: none.
+    num_languages: int = 0
 
     @classmethod
     def from_config(cls, model_config, vocab_size: int, target_vocab_size: int = 0) -> "TransformerConfig":
@@ -259,11 +262,16 @@ class Embedder(nn.Module):
     embed: nn.Module
 
     @nn.compact
-    def __call__(self, tokens_BxL, positions_BxL, deterministic: bool):
+    def __call__(self, tokens_BxL, positions_BxL, deterministic: bool, languages_BxL=None):
         c = self.cfg
         x_BxLxD = self.embed(tokens_BxL)
         if c.scale_embeddings:
             x_BxLxD *= math.sqrt(c.emb_dim)
+        if c.num_languages:
+            std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
+            table = self.param("language_embedding", nn.initializers.normal(std), (c.num_languages, c.emb_dim))
+            if languages_BxL is not None:
+                x_BxLxD += table[languages_BxL] * (math.sqrt(c.emb_dim) if c.scale_embeddings else 1.0)
         if c.positions == "learned":
             x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
                                 name="position_embedding")(positions_BxL)
@@ -298,14 +306,30 @@ class Transformer(nn.Module):
         if c.final_logits_bias:
             self.logits_bias = self.param("final_logits_bias", nn.initializers.zeros, (c.target_vocab,))
 
-    def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True):
+    def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True, languages=None,
+               causal=False):
+        """Encoder states BxSxD. `languages` (BxS language indices) adds language embeddings;
+        `causal` lets each position see only those before it (causal LM on the encoder)."""
         seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions, self.cfg.pad_id)
-        x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic)
-        mask = attention_mask(seg, seg)
+        x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic, languages)
+        mask = attention_mask(seg, seg, causal=causal)
         for layer in self.encoder_layers:
             x_BxSxD = layer(x_BxSxD, mask, deterministic)
         # Post-LN already ends every layer with a norm; pre-LN needs a final one.
         return self.encoder_norm(x_BxSxD) if self.cfg.pre_ln else x_BxSxD
+
+    def encode_lm(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True, languages=None,
+                  causal=False):
+        """Logits BxSxV (float32) of the encoder with the source embedding as a tied LM head: the
+        encoder-only objectives (masked, translation and causal LM)."""
+        x_BxSxD = self.encode(src_BxS, src_segment_ids, src_positions, deterministic=deterministic,
+                              languages=languages, causal=causal)
+        return self._tied_logits(self.source_embed, x_BxSxD)
+
+    def _tied_logits(self, embed, x_BxLxD):
+        logits_BxLxV = embed.attend(x_BxLxD.astype(jnp.float32))
+        # Unscaled embeddings (std 1) would give logits of size sqrt(D): bring them to unit scale.
+        return logits_BxLxV if self.cfg.scale_embeddings else logits_BxLxV / jnp.sqrt(self.cfg.emb_dim)
 
     def decode(self, encoded_BxSxD, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None,
                tgt_positions=None, *, deterministic=True, decode=False, prime=False):
@@ -326,9 +350,7 @@ class Transformer(nn.Module):
         if c.pre_ln:
             y_BxTxD = self.decoder_norm(y_BxTxD)
         if c.tied_output:
-            logits_BxTxV = self.target_embed.attend(y_BxTxD.astype(jnp.float32))
-            if not c.scale_embeddings:
-                logits_BxTxV /= jnp.sqrt(c.emb_dim)
+            logits_BxTxV = self._tied_logits(self.target_embed, y_BxTxD)
         else:
             logits_BxTxV = self.output_proj(y_BxTxD)
         logits_BxTxV = logits_BxTxV.astype(jnp.float32)

@@ -48,3 +48,10 @@ def cross_entropy(logits_BxTxV, targets_BxT, weights_BxT, label_smoothing: float
     loss_sum, nll_sum = _weighted_losses(logits_NxV, targets_BxT.reshape(-1), w_N, float(label_smoothing))
     correct = (jnp.argmax(logits_BxTxV, axis=-1) == targets_BxT) * weights_BxT
     return loss_sum, nll_sum, jnp.sum(correct.astype(jnp.float32)), jnp.sum(w_N)
+
+
+def token_nll(logits_BxTxV, targets_BxT):
+    """Per-token negative log-likelihood BxT, without gradient (for metrics)."""
+    logits_BxTxV = jax.lax.stop_gradient(logits_BxTxV.astype(jnp.float32))
+    picked_BxT = jnp.take_along_axis(logits_BxTxV, targets_BxT[..., None], axis=-1)[..., 0]
+    return jax.nn.logsumexp(logits_BxTxV, axis=-1) - picked_BxT

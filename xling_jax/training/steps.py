@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from xling_jax.training.loss import cross_entropy
+from xling_jax.training.loss import cross_entropy, token_nll
 
 
 @flax.struct.dataclass
@@ -35,7 +35,7 @@ def init_state(rng, model, tx, batch_shape) -> TrainState:
     return TrainState(step=jnp.array(0, jnp.int32), params=params, opt_state=tx.init(params))
 
 
-def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic):
+def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic, task_names=()):
     logits = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id),
                          deterministic=deterministic, rngs=rngs)
     weights = batch["targets_segment_ids"] > 0
@@ -43,14 +43,21 @@ def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic
     n_safe = jnp.maximum(n, 1.0)
     metrics = {"loss": loss_sum / n_safe, "nll": nll_sum / n_safe, "accuracy": correct / n_safe,
                "target_tokens": n, "source_tokens": jnp.sum(batch["inputs_segment_ids"] > 0).astype(jnp.float32)}
+    if "task" in batch:  # a task mixture: sums per task, which the loop adds up over steps
+        nll_BxT = token_nll(logits, batch["targets"])
+        for t, name in enumerate(task_names):
+            w_BxT = (weights & (batch["task"] == t)).astype(jnp.float32)
+            metrics[f"nll_sum/{name}"], metrics[f"tokens/{name}"] = jnp.sum(nll_BxT * w_BxT), jnp.sum(w_BxT)
     return loss_sum / n_safe, metrics
 
 
-def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoothing):
-    """One optimizer step on a global batch; dropout keys depend on (rng, step) only."""
+def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoothing, task_names=()):
+    """One optimizer step on a global batch; dropout keys depend on (rng, step) only.
+
+    `task_names`: the names of config.tasks, for per-task metrics when batches carry `task`."""
     rngs = {"dropout": jax.random.fold_in(rng, state.step)}
     grad_fn = jax.value_and_grad(_loss_and_metrics, has_aux=True)
-    (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False)
+    (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False, task_names)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))

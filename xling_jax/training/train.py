@@ -13,6 +13,7 @@ from xling_jax.data.prefetch import Prefetch
 from xling_jax.decoding.translate import Translator
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
+from xling_jax.objectives import tasks
 from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
@@ -31,7 +32,8 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
             print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
                   f"sentences ({', '.join(languages)})", file=sys.stderr)
             tokenizer_lib.train(sentences, path, config.tokenizer.vocab_size, languages,
-                                config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed)
+                                config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed,
+                                tokenizer_lib.special_symbols(config.tokenizer.sentinels))
         _sync("tokenizer")
     return tokenizer_lib.load(workdir)
 
@@ -104,7 +106,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                    out_shardings=replicated)
     train_step = jax.jit(
         functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
-                          label_smoothing=config.train.label_smoothing),
+                          label_smoothing=config.train.label_smoothing, task_names=tasks.names(config)),
         out_shardings=(replicated, replicated), donate_argnums=(0,))
     eval_step = jax.jit(functools.partial(steps.eval_step, model=model), out_shardings=replicated)
 
@@ -146,6 +148,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 elapsed = time.perf_counter() - t_window
                 tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
                 row = {k: float(np.mean([m[k] for m in fetched])) for k in ("loss", "nll", "accuracy", "grad_norm")}
+                for key in fetched[0]:
+                    if key.startswith("nll_sum/"):  # per task: token-weighted over the window
+                        name = key.split("/", 1)[1]
+                        row[f"nll/{name}"] = float(sum(m[key] for m in fetched) /
+                                                   max(sum(m[f"tokens/{name}"] for m in fetched), 1.0))
                 row.update(learning_rate=float(fetched[-1]["learning_rate"]), tokens_per_s=tokens / elapsed,
                            steps_per_s=len(fetched) / elapsed)
                 writer.write(done, row)

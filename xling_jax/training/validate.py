@@ -23,6 +23,8 @@ def validate(config) -> None:
             raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     if m.positions == "learned" and d.max_len > m.max_len:
         raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
+    from xling_jax.objectives import tasks
+    tasks.parse(config)
     if t.schedule not in SCHEDULES:
         raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if not 0.0 <= t.label_smoothing < 1.0:
