@@ -67,6 +67,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.b2 = 0.98
     c.train.grad_clip = 1.0
     c.train.label_smoothing = 0.1
+    c.train.freeze = ()  # regexes on param paths (e.g. "encoder") that get no updates
+
+    # Fine-tuning: start a new run from another run's params (see training/init_from.py).
+    c.init_from = ml_collections.ConfigDict()
+    c.init_from.workdir = ""  # an xling run or an imported Marian model; its vocabulary is copied
+    c.init_from.step = ""  # "" (latest), a step number, or "best"
+    c.init_from.include = ()  # regexes on param paths to load (e.g. "encoder"); empty: all
+    c.init_from.exclude = ()  # regexes on param paths to leave newly initialised
 
     # Tasks mixed per example, NAME:RATE: "translation" (the data mixture), "mbart" (denoising), "t5"
     # (span corruption) on the monolingual sides of the data; see objectives/tasks.py.

@@ -47,6 +47,15 @@ PROJECTIONS = (("q_proj", "query"), ("k_proj", "key"), ("v_proj", "value"))
 # ---------------------------------------------------------------------------------------------
 # Weights: Transformers names (torch Linear weights are out x in) <-> xling's flat param paths.
 
+def _modules(num_layers: int, num_decoder_layers: int):
+    """(Transformers module name, xling module path, kind) of every layer's modules."""
+    for prefix, xling_prefix, n, layout in (("model.encoder.layers", "encoder", num_layers, ENCODER_LAYER),
+                                            ("model.decoder.layers", "decoder", num_decoder_layers, DECODER_LAYER)):
+        for i in range(n):
+            for hf_mod, x_mod, kind in layout:
+                yield f"{prefix}.{i}.{hf_mod}", f"{xling_prefix}_{i}/{x_mod}", kind
+
+
 def hf_to_xling(weights: dict, num_heads: int, num_layers: int, num_decoder_layers: int, share: bool,
                 tied: bool) -> dict:
     """Flat {"a/b/c": array} xling params from a Marian state dict (numpy)."""
@@ -56,24 +65,20 @@ def hf_to_xling(weights: dict, num_heads: int, num_layers: int, num_decoder_laye
         return np.asarray(weights[name], np.float32)
 
     out = {}
-    for prefix, xling_prefix, n, layout in (("model.encoder.layers", "encoder", num_layers, ENCODER_LAYER),
-                                            ("model.decoder.layers", "decoder", num_decoder_layers, DECODER_LAYER)):
-        for i in range(n):
-            for hf_mod, x_mod, kind in layout:
-                hf, x = f"{prefix}.{i}.{hf_mod}", f"{xling_prefix}_{i}/{x_mod}"
-                if kind == "norm":
-                    out[f"{x}/scale"], out[f"{x}/bias"] = get(f"{hf}.weight"), get(f"{hf}.bias")
-                elif kind == "linear":
-                    out[f"{x}/kernel"], out[f"{x}/bias"] = get(f"{hf}.weight").T, get(f"{hf}.bias")
-                else:
-                    for hf_p, x_p in PROJECTIONS:  # (H*K, D) -> (D, H, K)
-                        w, b = get(f"{hf}.{hf_p}.weight"), get(f"{hf}.{hf_p}.bias")
-                        d = w.shape[1]
-                        out[f"{x}/{x_p}/kernel"] = w.T.reshape(d, num_heads, -1)
-                        out[f"{x}/{x_p}/bias"] = b.reshape(num_heads, -1)
-                    w = get(f"{hf}.out_proj.weight")  # (D, H*K) -> (H, K, D)
-                    out[f"{x}/out/kernel"] = w.T.reshape(num_heads, -1, w.shape[0])
-                    out[f"{x}/out/bias"] = get(f"{hf}.out_proj.bias")
+    for hf, x, kind in _modules(num_layers, num_decoder_layers):
+        if kind == "norm":
+            out[f"{x}/scale"], out[f"{x}/bias"] = get(f"{hf}.weight"), get(f"{hf}.bias")
+        elif kind == "linear":
+            out[f"{x}/kernel"], out[f"{x}/bias"] = get(f"{hf}.weight").T, get(f"{hf}.bias")
+        else:
+            for hf_p, x_p in PROJECTIONS:  # (H*K, D) -> (D, H, K)
+                w, b = get(f"{hf}.{hf_p}.weight"), get(f"{hf}.{hf_p}.bias")
+                d = w.shape[1]
+                out[f"{x}/{x_p}/kernel"] = w.T.reshape(d, num_heads, -1)
+                out[f"{x}/{x_p}/bias"] = b.reshape(num_heads, -1)
+            w = get(f"{hf}.out_proj.weight")  # (D, H*K) -> (H, K, D)
+            out[f"{x}/out/kernel"] = w.T.reshape(num_heads, -1, w.shape[0])
+            out[f"{x}/out/bias"] = get(f"{hf}.out_proj.bias")
     if share:
         name = "model.shared.weight" if "model.shared.weight" in weights else "model.encoder.embed_tokens.weight"
         out["embedding/embedding"] = get(name)
@@ -97,23 +102,19 @@ def xling_to_hf(flat: dict, num_heads: int, num_layers: int, num_decoder_layers:
         return np.asarray(flat[path], np.float32)
 
     out = {}
-    for prefix, xling_prefix, n, layout in (("model.encoder.layers", "encoder", num_layers, ENCODER_LAYER),
-                                            ("model.decoder.layers", "decoder", num_decoder_layers, DECODER_LAYER)):
-        for i in range(n):
-            for hf_mod, x_mod, kind in layout:
-                hf, x = f"{prefix}.{i}.{hf_mod}", f"{xling_prefix}_{i}/{x_mod}"
-                if kind == "norm":
-                    out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/scale"), get(f"{x}/bias")
-                elif kind == "linear":
-                    out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/kernel").T, get(f"{x}/bias")
-                else:
-                    for hf_p, x_p in PROJECTIONS:
-                        k = get(f"{x}/{x_p}/kernel")
-                        out[f"{hf}.{hf_p}.weight"] = k.reshape(k.shape[0], -1).T
-                        out[f"{hf}.{hf_p}.bias"] = get(f"{x}/{x_p}/bias").reshape(-1)
-                    k = get(f"{x}/out/kernel")
-                    out[f"{hf}.out_proj.weight"] = k.reshape(-1, k.shape[-1]).T
-                    out[f"{hf}.out_proj.bias"] = get(f"{x}/out/bias")
+    for hf, x, kind in _modules(num_layers, num_decoder_layers):
+        if kind == "norm":
+            out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/scale"), get(f"{x}/bias")
+        elif kind == "linear":
+            out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/kernel").T, get(f"{x}/bias")
+        else:
+            for hf_p, x_p in PROJECTIONS:
+                k = get(f"{x}/{x_p}/kernel")
+                out[f"{hf}.{hf_p}.weight"] = k.reshape(k.shape[0], -1).T
+                out[f"{hf}.{hf_p}.bias"] = get(f"{x}/{x_p}/bias").reshape(-1)
+            k = get(f"{x}/out/kernel")
+            out[f"{hf}.out_proj.weight"] = k.reshape(-1, k.shape[-1]).T
+            out[f"{hf}.out_proj.bias"] = get(f"{x}/out/bias")
     if share:
         out["model.shared.weight"] = get("embedding/embedding")
         target = out["model.shared.weight"]

@@ -17,6 +17,11 @@ def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
         item_names=("state", "data"))
 
 
+def saved_steps(workdir: str) -> list[int]:
+    root = os.path.join(os.path.abspath(workdir), "checkpoints")
+    return sorted(int(n) for n in os.listdir(root) if n.isdigit()) if os.path.isdir(root) else []
+
+
 def imported_only(workdir: str) -> bool:
     """Whether WORKDIR's only checkpoint is step 0 without data-iterator state: params written by
     `xling import`, from which a run fine-tunes (fresh optimizer, data from the start)."""

@@ -1,4 +1,6 @@
 """Learning-rate schedules and the AdamW optimizer."""
+import re
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -22,9 +24,21 @@ def schedule(tc) -> optax.Schedule:
 
 
 def make_optimizer(tc) -> optax.GradientTransformation:
-    return optax.chain(
+    tx = optax.chain(
         optax.clip_by_global_norm(tc.grad_clip) if tc.grad_clip > 0 else optax.identity(),
         optax.adamw(schedule(tc), b1=tc.b1, b2=tc.b2, weight_decay=tc.weight_decay,
                     # No decay on biases and layer-norm scales.
                     mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params)),
     )
+    if not tc.freeze:
+        return tx
+    # Frozen params (train.freeze: regexes on param paths) get no update at all, not even weight decay.
+
+    def labels(params):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "frozen" if any(re.match(p, _path_string(path)) for p in tc.freeze) else "train", params)
+    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def _path_string(path) -> str:
+    return "/".join(str(getattr(k, "key", k)) for k in path)

@@ -14,7 +14,7 @@ from xling_jax.decoding.translate import Translator
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
 from xling_jax.objectives import tasks
-from xling_jax.training import checkpoints, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
+from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
 from xling_jax.training.validate import validate
@@ -97,6 +97,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
     imported = checkpoints.imported_only(workdir)
     workdir_lib.save_config(workdir, config, ("tokenizer", "model") if imported else workdir_lib.FIXED_SECTIONS)
+    fine_tune = bool(config.init_from.workdir) and not checkpoints.saved_steps(workdir)
+    if fine_tune:
+        init_from.adopt_vocabulary(os.path.abspath(os.path.expanduser(config.init_from.workdir)), workdir)
     tokenizer = setup_tokenizer(config, workdir, data_dir)
 
     model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
@@ -127,6 +130,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         print(f"Resuming from step {int(state.step)} in {workdir}")
     else:
         state = init(init_rng)
+        if fine_tune:
+            state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir),
+                                                        replicated))
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     translator = Translator(model, state.params, tokenizer, config.decode) if config.eval_bleu else None
     best = checkpoints.best_record(workdir)
