@@ -84,3 +84,25 @@ def test_t5_example_is_framed_and_reconstructs(tmp_path):
         spans.setdefault(current, []).extend([] if t in sentinels else [t])
     filled = [x for t in ex["inputs"][1:-1].tolist() for x in (spans[t] if t in sentinels else [t])]
     assert tok.decode(filled) == text and len(spans) >= 2
+
+
+def test_monolingual_files_join_the_vocabulary_and_the_denoising_text(tmp_path, bible_data_dir):
+    german = tmp_path / "de.txt"
+    german.write_text("\n".join(["Im Anfang schuf Gott Himmel und Erde.", "", "Und Gott sprach: Es werde Licht."] * 50),
+                      encoding="utf-8")
+    c = config(("mbart:1",))
+    c.data.monolingual = (f"{german}:de",)
+    c.train.steps, c.eval_every, c.checkpoint_every = 2, 2, 2
+    workdir = str(tmp_path / "run")
+    train_and_evaluate(c, workdir)
+    tok = Tokenizer(os.path.join(workdir, tokenizer_lib.FILENAME))
+    assert set(tok.languages()) == {"de", "en", "es"}
+    from xling_jax.data import mixture
+    mono = tasks.MonolingualSource(mixture.directions(c.data, bible_data_dir), "train", bible_data_dir,
+                                   mixture.monolingual_files(c.data))
+    tail = [mono[i] for i in range(len(mono) - 101, len(mono))]  # the file comes after the Bible sides
+    assert [r["lang"] for r in tail] == ["es"] + ["de"] * 100  # empty lines skipped
+    assert tail[2]["text"] == "Und Gott sprach: Es werde Licht."
+    c.data.monolingual = (f"{tmp_path / 'missing.txt'}:de",)
+    with pytest.raises(UserError, match="missing.txt does not exist"):
+        train_and_evaluate(c, str(tmp_path / "other"))

@@ -26,6 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.bucket_window = 32  # without packing: batches sorted by length together
     c.data.bucket_step = 16  # without packing: batches are padded to a multiple of this
     c.data.prefetch = 2  # batches prepared (and put on device) ahead of the step
+    # Plain-text files "PATH:LANG" (one text per line) for the denoising tasks, beside the monolingual
+    # sides of the directions; their languages join the vocabulary (tags, tokenizer training text).
+    c.data.monolingual = ()
 
     c.tokenizer = ml_collections.ConfigDict()
     c.tokenizer.vocab_size = 4000

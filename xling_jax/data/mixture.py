@@ -116,3 +116,24 @@ def ensure_built(data_config) -> str:
     for ref in dataset_refs(data_config):
         registry.ensure_built(ref, data_dir, options=source_options(data_config, ref))
     return data_dir
+
+
+def monolingual_files(data_config) -> list[tuple[str, str]]:
+    """[(path, lang)] of data.monolingual entries `PATH:LANG`, checked to exist."""
+    import os
+    out = []
+    for entry in data_config.monolingual:
+        path, sep, lang = entry.rpartition(":")
+        if not sep or not path or not lang:
+            raise UserError(f"bad data.monolingual entry {entry!r}: write PATH:LANG, e.g. news.de.txt:de")
+        path = os.path.abspath(os.path.expanduser(path))
+        if not os.path.isfile(path):
+            raise UserError(f"data.monolingual file {path} does not exist")
+        out.append((path, lang))
+    return out
+
+
+def read_lines(path: str) -> list[str]:
+    """Non-empty lines of a UTF-8 text file (undecodable bytes replaced)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]

@@ -36,13 +36,14 @@ class PairSource:
 
 
 def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, max_sentences: int,
-                     seed: int) -> list[str]:
+                     seed: int, files=()) -> list[str]:
     """Training-split text of every language of the run, at most max_sentences / #languages each.
 
-    Each language is sampled (seeded) from the records of every direction it appears in,
-    so that a large language does not crowd the others out of the vocabulary.
+    Each language is sampled (seeded) from the records of every direction it appears in and the
+    lines of its monolingual `files` [(path, lang)], so that a large language does not crowd the
+    others out of the vocabulary.
     """
-    languages = mixture.languages(dirs)
+    languages = sorted(set(mixture.languages(dirs)) | {lang for _, lang in files})
     cap = max(1, max_sentences // len(languages))
     rng = np.random.default_rng(seed)
     out = []
@@ -53,13 +54,18 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
             idx = np.unique(np.concatenate([ds.pair_index("train", d.src, d.tgt) for d in dirs
                                             if d.dataset == ref and lang in (d.src, d.tgt)]))
             pool += [(ref, i) for i in idx]
+        lines = [line for path, l in files if l == lang for line in mixture.read_lines(path)]
+        pool += [(None, i) for i in range(len(lines))]
         chosen = rng.permutation(len(pool))[:cap] if len(pool) > cap else range(len(pool))
         by_ref = {}
         for j in chosen:
             ref, i = pool[j]
             by_ref.setdefault(ref, []).append(i)
         for ref, indices in by_ref.items():
-            out += [r[lang] for r in registry.open_dataset(ref, data_dir).source("train").read_many(indices)]
+            if ref is None:
+                out += [lines[i] for i in indices]
+            else:
+                out += [r[lang] for r in registry.open_dataset(ref, data_dir).source("train").read_many(indices)]
     return out
 
 

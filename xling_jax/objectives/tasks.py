@@ -7,7 +7,8 @@ loss of each task (`nll/NAME` in metrics.jsonl):
 - `mbart`: monolingual text noised by sentence permutation and span masking (objective.mbart_*);
   the source starts with the language's tag, the target is the original text.
 - `t5`: T5 span corruption (objective.t5_*), sentinels from the vocabulary (tokenizer.sentinels).
-Monolingual text is every language side of the run's directions (train split), each record once.
+Monolingual text is every language side of the run's directions (train split), each record once,
+plus the plain-text files of `data.monolingual`.
 """
 import grain
 import numpy as np
@@ -48,8 +49,9 @@ def names(config) -> tuple[str, ...]:
 class MonolingualSource:
     """Random access to {"text", "lang"}: each language side of the run's directions, once per record."""
 
-    def __init__(self, dirs, split: str, data_dir: str | None):
-        self._parts = []  # (TextSource, record indices, lang)
+    def __init__(self, dirs, split: str, data_dir: str | None, files=()):
+        """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text."""
+        self._parts = []  # (records with a text in `lang`, record indices, lang)
         for lang in mixture.languages(dirs):
             for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
                 ds = registry.open_dataset(ref, data_dir)
@@ -57,6 +59,10 @@ class MonolingualSource:
                                                 if d.dataset == ref and lang in (d.src, d.tgt)]))
                 if len(idx):
                     self._parts.append((ds.source(split), idx, lang))
+        for path, lang in files:
+            lines = mixture.read_lines(path)
+            if lines:
+                self._parts.append(([{lang: line} for line in lines], np.arange(len(lines)), lang))
         self._offsets = np.cumsum([0] + [len(idx) for _, idx, _ in self._parts])
 
     def __len__(self) -> int:
@@ -91,6 +97,12 @@ def denoising_example(name: str, ex: dict, rng: np.random.Generator, tokenizer, 
 def check(config, tokenizer) -> None:
     """Fails early (before compiling) if a task needs symbols the vocabulary lacks."""
     tasks = names(config)
+    for _, lang in mixture.monolingual_files(config.data):
+        try:
+            tokenizer.source_prefix(lang)
+        except KeyError:
+            raise UserError(f"data.monolingual has {lang!r} text but the vocabulary has no {lang!r} tag: "
+                            "train a new vocabulary (a new workdir) with this file in the config") from None
     if "mbart" in tasks:
         tokenizer.symbol_id(tokenizer_lib.MASK)
     if "t5" in tasks:
@@ -114,7 +126,8 @@ def mix(config, tokenizer, data_dir: str | None, translation: grain.MapDataset) 
         if name == "translation":
             ds = translation
         else:
-            mono = MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir)
+            mono = MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir,
+                                     mixture.monolingual_files(config.data))
             if not len(mono):
                 raise UserError(f"task {name!r} found no monolingual training text")
             ds = grain.MapDataset.source(mono).seed(config.seed + 1000 + t).shuffle().repeat()

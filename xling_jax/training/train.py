@@ -26,8 +26,9 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
     path = os.path.join(workdir, tokenizer_lib.FILENAME)
     if not tokenizer_lib.exists(workdir):
         dirs = mixture.directions(config.data, data_dir)
-        languages = mixture.languages(dirs)
-        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed)
+        files = mixture.monolingual_files(config.data)
+        languages = sorted(set(mixture.languages(dirs)) | {lang for _, lang in files})
+        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files)
         if jax.process_index() == 0:
             print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
                   f"sentences ({', '.join(languages)})", file=sys.stderr)
