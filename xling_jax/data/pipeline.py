@@ -35,6 +35,17 @@ class PairSource:
                 "tgt": record[d.tgt]}
 
 
+def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, data_dir: str | None):
+    """[(dataset ref, record indices)] of the records holding `lang` text in some direction of `dirs`
+    (each record once, however many directions use it)."""
+    out = []
+    for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
+        ds = registry.open_dataset(ref, data_dir)
+        out.append((ref, np.unique(np.concatenate([ds.pair_index(split, d.src, d.tgt) for d in dirs
+                                                   if d.dataset == ref and lang in (d.src, d.tgt)]))))
+    return out
+
+
 def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, max_sentences: int,
                      seed: int, files=()) -> list[str]:
     """Training-split text of every language of the run, at most max_sentences / #languages each.
@@ -48,12 +59,7 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
     rng = np.random.default_rng(seed)
     out = []
     for lang in languages:
-        pool = []  # (dataset ref, record index) holding text in `lang`
-        for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
-            ds = registry.open_dataset(ref, data_dir)
-            idx = np.unique(np.concatenate([ds.pair_index("train", d.src, d.tgt) for d in dirs
-                                            if d.dataset == ref and lang in (d.src, d.tgt)]))
-            pool += [(ref, i) for i in idx]
+        pool = [(ref, i) for ref, idx in language_records(dirs, lang, "train", data_dir) for i in idx]
         lines = [line for path, l in files if l == lang for line in mixture.read_lines(path)]
         pool += [(None, i) for i in range(len(lines))]
         chosen = rng.permutation(len(pool))[:cap] if len(pool) > cap else range(len(pool))

@@ -14,6 +14,7 @@ import grain
 import numpy as np
 
 from xling_jax.data import mixture, registry, tokenizer as tokenizer_lib
+from xling_jax.data.pipeline import language_records
 from xling_jax.errors import UserError
 from xling_jax.objectives import denoising
 
@@ -53,12 +54,9 @@ class MonolingualSource:
         """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text."""
         self._parts = []  # (records with a text in `lang`, record indices, lang)
         for lang in mixture.languages(dirs):
-            for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
-                ds = registry.open_dataset(ref, data_dir)
-                idx = np.unique(np.concatenate([ds.pair_index(split, d.src, d.tgt) for d in dirs
-                                                if d.dataset == ref and lang in (d.src, d.tgt)]))
+            for ref, idx in language_records(dirs, lang, split, data_dir):
                 if len(idx):
-                    self._parts.append((ds.source(split), idx, lang))
+                    self._parts.append((registry.open_dataset(ref, data_dir).source(split), idx, lang))
         for path, lang in files:
             lines = mixture.read_lines(path)
             if lines:
