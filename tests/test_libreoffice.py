@@ -380,3 +380,12 @@ def test_rebuilding_a_split_gives_the_same_records(libreoffice_dir, records):
     fresh = [r for p in corpus.list_pages(help_root) if p.split('/')[1] in corpus.TEST_MODULES
              for r in corpus.page_records(help_root, p, report)]
     assert fresh == records['test']
+
+
+def test_registry_pairs_every_two_languages_in_either_order(libreoffice_dir, records):
+    from xling_jax.data import registry
+    ds = registry.open_dataset('libreoffice_help', os.path.dirname(os.path.dirname(libreoffice_dir)))
+    for a, b in (('en', 'de'), ('de', 'en'), ('zh', 'fr'), ('es', 'de')):
+        idx = ds.pair_index('test', a, b)
+        expected = [i for i, r in enumerate(records['test']) if r[a].strip() and r[b].strip() and r[a] != r[b]]
+        assert idx.tolist() == expected and len(expected) > 700, (a, b)

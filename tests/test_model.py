@@ -111,3 +111,20 @@ def test_language_embeddings_change_the_encoding_only_when_given():
     mixed = model.apply({"params": params}, SRC, languages=jnp.array([[0, 0, 0, 1, 1, 1]] * 2), method=model.encode)
     assert not np.allclose(plain, lang0, atol=1e-3) and not np.allclose(lang0, mixed, atol=1e-3)
     assert "language_embedding" not in str(jax.tree_util.tree_structure(init(tiny())))
+
+
+def test_packed_row_mixing_causal_and_bidirectional_segments_equals_separate_rows():
+    """A CLM segment (per-token causal flags) packed beside an MLM segment with TLM-style positions
+    and languages (-1: none) gives each segment the LM logits it gets alone."""
+    model = tiny(num_languages=2)
+    params = init(model)
+    lm = lambda *a, **k: model.apply({"params": params}, *a, method=model.encode_lm, **k)
+    a_src, a_pos, a_lang = jnp.array([[5, 6, 7, 8]]), jnp.array([[0, 1, 0, 1]]), jnp.array([[0, 0, 1, 1]])
+    b_src = jnp.array([[9, 10, 11]])
+    alone_a = lm(a_src, None, a_pos, languages=a_lang)
+    alone_b = lm(b_src, causal=True)
+    packed = lm(jnp.array([[5, 6, 7, 8, 9, 10, 11, 0]]), jnp.array([[1, 1, 1, 1, 2, 2, 2, 0]]),
+                jnp.array([[0, 1, 0, 1, 0, 1, 2, 0]]), languages=jnp.array([[0, 0, 1, 1, -1, -1, -1, -1]]),
+                causal=jnp.array([[0, 0, 0, 0, 1, 1, 1, 0]], bool))
+    np.testing.assert_allclose(packed[:, :4], alone_a, atol=1e-5)
+    np.testing.assert_allclose(packed[:, 4:7], alone_b, atol=1e-5)

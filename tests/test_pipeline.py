@@ -164,3 +164,22 @@ def test_mixture_trains_end_to_end_and_evaluates_per_direction(toy_data_dir, tmp
     assert set(scores["directions"]) == {"bible:en-es", "bible:es-en", "parallel_text/toy:en-es",
                                          "parallel_text/toy:es-en"}
     assert all(s["sentences"] == 4 for s in scores["directions"].values())
+
+
+def test_train_pairs_is_one_fixed_subset_for_every_use_of_the_training_text(bible_data_dir):
+    c = tiny_config(train_pairs=300)
+    ds, dirs, rates = pipeline.mixed_dataset(c, "train", bible_data_dir)
+    assert [len(pipeline.PairSource(d, "train", bible_data_dir, 300)) for d in dirs] == [300, 300]
+    pairs = lambda d: {(ex["src"], ex["tgt"]) if ex["src_lang"] == "en" else (ex["tgt"], ex["src"])
+                       for ex in (d[i] for i in range(3000)) if ex["direction"] == "bible:en-es"}
+    en_es = pairs(ds)
+    assert len(en_es) >= 299  # (a repeated verse may occur)
+    c.seed = 7  # another seed reorders, but the corpus is the same
+    assert pairs(pipeline.mixed_dataset(c, "train", bible_data_dir)[0]) == en_es
+    # Both directions hold the same pairs; the tokenizer's text comes from them alone.
+    es_en = {(ex["tgt"], ex["src"]) for ex in (ds[i] for i in range(3000)) if ex["direction"] == "bible:es-en"}
+    assert es_en == en_es
+    corpus = pipeline.tokenizer_corpus(dirs, bible_data_dir, 10_000, 0, train_pairs=300)
+    assert set(corpus) == {t for pair in en_es for t in pair}
+    assert len(pipeline.PairSource(dirs[0], "dev", bible_data_dir, 100)) == len(
+        pipeline.PairSource(dirs[0], "dev", bible_data_dir)) > 100  # dev and test untouched

@@ -26,7 +26,7 @@ def test_mixture_rates_and_denoising_examples(tiny_workdir, bible_data_dir):
     tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
     assert tasks.parse(c) == [("mbart", 0.75), ("translation", 0.25)]
     ds, _, _ = pipeline.mixed_dataset(c, "train", bible_data_dir)
-    mixed = tasks.mix(c, tok, bible_data_dir, ds.map(lambda ex: pipeline.encode_example(tok, ex)))
+    mixed = tasks.mix(c, tok, bible_data_dir, ds)
     examples = [mixed[i] for i in range(2000)]
     is_mbart = np.array([ex["task"][0] == 0 for ex in examples])
     assert is_mbart.mean() == pytest.approx(0.75, abs=0.03)
@@ -106,3 +106,104 @@ def test_monolingual_files_join_the_vocabulary_and_the_denoising_text(tmp_path, 
     c.data.monolingual = (f"{tmp_path / 'missing.txt'}:de",)
     with pytest.raises(UserError, match="missing.txt does not exist"):
         train_and_evaluate(c, str(tmp_path / "other"))
+
+
+def _xlm_examples(tiny_workdir, bible_data_dir, n=1500):
+    c = config(("mlm:1", "tlm:1", "clm:1", "translation:1"))
+    c.model.num_languages = 2
+    tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
+    mixed = tasks.mix(c, tok, bible_data_dir, pipeline.mixed_dataset(c, "train", bible_data_dir)[0])
+    return c, tok, [mixed[i] for i in range(n)]
+
+
+def test_xlm_examples_mask_frame_and_mark_languages(tiny_workdir, bible_data_dir):
+    c, tok, examples = _xlm_examples(tiny_workdir, bible_data_dir)
+    assert tasks.features(c) == ("inputs", "targets", "task", "src_task", "lm_targets", "lm_positions", "languages")
+    mask, tags = tok.symbol_id(tokenizer_lib.MASK), [tok.tag_id("en"), tok.tag_id("es")]
+    by_task = {t: [ex for ex in examples if ex["src_task"][0] == t] for t in range(4)}
+    assert all(len(v) == pytest.approx(len(examples) / 4, rel=0.15) for v in by_task.values())
+    for ex in examples:  # every source token carries its task; lengths agree
+        assert {len(ex[k]) for k in ("inputs", "src_task", "lm_targets", "lm_positions", "languages")} == {
+            len(ex["inputs"])}
+        assert (ex["src_task"] == ex["src_task"][0]).all() and len(ex["task"]) == len(ex["targets"])
+    chosen = replaced = randomised = 0
+    for ex in by_task[0]:  # mlm: <2xx> text </s>, about 15% predicted, never the tag or EOS
+        assert ex["inputs"][0] in tags and ex["inputs"][-1] == tok.eos_id and len(ex["targets"]) == 0
+        assert ex["lm_targets"][0] == ex["lm_targets"][-1] == 0
+        np.testing.assert_array_equal(ex["lm_positions"], np.arange(len(ex["inputs"])))
+        assert (ex["languages"] == tags.index(ex["inputs"][0])).all()
+        hit = ex["lm_targets"] > 0
+        chosen += hit.sum()
+        replaced += (ex["inputs"][hit] == mask).sum()
+        randomised += ((ex["inputs"][hit] != mask) & (ex["inputs"][hit] != ex["lm_targets"][hit])).sum()
+        assert (ex["inputs"][~hit] != mask).all()
+    maskable = sum(len(ex["inputs"]) - 2 for ex in by_task[0])
+    assert chosen / maskable == pytest.approx(0.15, abs=0.02)
+    assert replaced / chosen == pytest.approx(0.8, abs=0.04) and randomised / chosen == pytest.approx(0.1, abs=0.04)
+    for ex in by_task[1]:  # tlm: two framed sides, positions restart, one language per side
+        second = int(np.flatnonzero(ex["lm_positions"] == 0)[1])
+        assert ex["inputs"][0] in tags and ex["inputs"][second] in tags and ex["inputs"][0] != ex["inputs"][second]
+        assert ex["inputs"][second - 1] == ex["inputs"][-1] == tok.eos_id
+        assert (ex["languages"][:second] == tags.index(ex["inputs"][0])).all()
+        assert (ex["languages"][second:] == tags.index(ex["inputs"][second])).all()
+        np.testing.assert_array_equal(ex["lm_positions"][second:], np.arange(len(ex["inputs"]) - second))
+    for ex in by_task[2]:  # clm: reads <2xx> text, predicts text </s>: the next token everywhere
+        np.testing.assert_array_equal(ex["lm_targets"][:-1], ex["inputs"][1:])
+        assert ex["inputs"][0] in tags and ex["lm_targets"][-1] == tok.eos_id and mask not in ex["inputs"]
+    for ex in by_task[3]:  # translation: no LM loss, no language embedding, ordinary pair
+        assert (ex["lm_targets"] == 0).all() and (ex["languages"] == -1).all() and len(ex["targets"]) > 0
+        assert (ex["task"] == 3).all()
+
+
+def test_xlm_loss_of_a_packed_batch_equals_the_lm_head_on_each_example(tiny_workdir, bible_data_dir):
+    """The train step's nll/mlm, nll/tlm, nll/clm come from the encoder LM head on each example alone."""
+    import jax
+    from xling_jax.model import build_model
+    from xling_jax.training import steps
+    c, tok, examples = _xlm_examples(tiny_workdir, bible_data_dir, n=12)
+    model = build_model(c.model, tok.vocab_size)
+    params = model.init(jax.random.key(0), np.ones((1, 8), np.int32), np.ones((1, 8), np.int32))["params"]
+    feats = tasks.features(c)
+    length = max(sum(len(ex[k]) for ex in examples) for k in feats)
+    batch = {}
+    for k in feats:  # everything in one row, as the packer would lay it out
+        row, seg, pos = np.zeros(length, np.int32), np.zeros(length, np.int32), np.zeros(length, np.int32)
+        at = 0
+        for i, ex in enumerate(examples):
+            n = len(ex[k])
+            row[at:at + n], seg[at:at + n], pos[at:at + n] = ex[k], i + 1, np.arange(n)
+            at += n
+        batch[k], batch[f"{k}_segment_ids"], batch[f"{k}_positions"] = row[None], seg[None], pos[None]
+    _, metrics = jax.jit(steps._loss_and_metrics, static_argnums=(2, 3, 5, 6))(
+        params, batch, model, 0.0, {}, True, tasks.names(c))
+    # Each example alone, padded to the row's length (one compilation per causal flag).
+    lm_head = jax.jit(lambda p, x, seg, pos, lang, causal: model.apply(
+        {"params": p}, x, seg, pos, languages=lang, causal=causal, method=model.encode_lm), static_argnums=5)
+    for t, name in enumerate(("mlm", "tlm", "clm")):
+        nll = n = 0.0
+        for ex in (e for e in examples if e["src_task"][0] == t):
+            alone = {k: np.pad(ex[k], (0, length - len(ex[k])))[None] for k in ("inputs", "lm_positions", "languages")}
+            logits = lm_head(params, alone["inputs"], (alone["inputs"] > 0).astype(np.int32), alone["lm_positions"],
+                             alone["languages"], name == "clm")
+            logp = jax.nn.log_softmax(logits[0, :len(ex["inputs"])])
+            hit = ex["lm_targets"] > 0
+            nll -= float(logp[np.flatnonzero(hit), ex["lm_targets"][hit]].sum())
+            n += hit.sum()
+        assert n > 0 and float(metrics[f"tokens/{name}"]) == n
+        assert float(metrics[f"nll_sum/{name}"]) == pytest.approx(nll, rel=1e-4)
+
+
+def test_xlm_tasks_train_beside_translation(tiny_workdir):
+    c = config(("mlm:1", "tlm:1", "clm:1", "translation:1"))
+    c.model.num_languages = 2
+    c.train.steps, c.eval_every, c.checkpoint_every = 3, 3, 3
+    train_and_evaluate(c, tiny_workdir)
+    rows = [json.loads(line) for line in open(os.path.join(tiny_workdir, "metrics.jsonl"))]
+    train_rows = [r for r in rows if "loss" in r]
+    assert len(train_rows) == 3
+    for t in ("mlm", "tlm", "clm", "translation"):  # a task without tokens in a step logs nothing there
+        logged = [r[f"nll/{t}"] for r in train_rows if f"nll/{t}" in r]
+        assert logged and np.isfinite(logged).all()
+    c.model.num_languages = 1
+    with pytest.raises(UserError, match="model.num_languages=1 but the vocabulary has 2"):
+        train_and_evaluate(c, tiny_workdir + "_other")

@@ -20,6 +20,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.both_directions = True  # each mixture entry also trains in reverse
     c.data.temperature = 1.0  # direction sampling p_i ~ n_i^(1/T): 1 = proportional, large = uniform
     c.data.sources = ml_collections.ConfigDict()  # NAME -> build options of gettext/NAME, parallel_text/NAME
+    # A low-resource corpus: a fixed random subset of N training pairs per language pair (0: all); the
+    # vocabulary and the denoising tasks see only its text too (see data/pipeline.py, pair_index).
+    c.data.train_pairs = 0
     c.data.max_len = 96  # tokens per source/target row; longer training pairs are dropped
     c.data.pack = True  # pack several pairs into each row (segment ids keep them apart)
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size
@@ -80,15 +83,28 @@ def get_config() -> ml_collections.ConfigDict:
     c.init_from.exclude = ()  # regexes on param paths to leave newly initialised
 
     # Tasks mixed per example, NAME:RATE: "translation" (the data mixture), "mbart" (denoising), "t5"
-    # (span corruption) on the monolingual sides of the data; see objectives/tasks.py.
+    # (span corruption) on the monolingual sides of the data, and the encoder-only XLM tasks "mlm"
+    # (masked LM), "clm" (causal LM) and "tlm" (translation LM on the pairs); see objectives/tasks.py.
     c.tasks = ("translation:1",)
     c.objective = ml_collections.ConfigDict()
+    c.objective.mlm_rate = 0.15  # share of tokens predicted (mlm, tlm)
+    c.objective.mlm_mask_prob = 0.8  # of those: replaced by <mask>
+    c.objective.mlm_random_prob = 0.1  # replaced by a random token (the rest are kept)
     c.objective.mbart_ratio = 0.35  # share of tokens masked, in spans
     c.objective.mbart_lambda = 3.5  # Poisson mean of span lengths
     c.objective.mbart_permute = True  # shuffle the sentences of each text
     c.objective.t5_density = 0.15  # share of tokens corrupted
     c.objective.t5_mean_span = 3.0
     c.objective.t5_sentinels = 100  # sentinels available (needs tokenizer.sentinels >= this)
+
+    # Online back-translation (objectives/online_bt.py): rows per global batch whose source the model
+    # itself translates from monolingual text during training (0: off), from step start_step on.
+    c.online_bt = ml_collections.ConfigDict()
+    c.online_bt.rows = 0
+    c.online_bt.start_step = 0  # a model that cannot translate yet makes useless pairs
+    c.online_bt.languages = ()  # back-translated from and into; empty: the languages of the directions
+    c.online_bt.method = "greedy"  # or "sample" (ancestral sampling at online_bt.temperature)
+    c.online_bt.temperature = 1.0
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes

@@ -5,6 +5,7 @@ A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 language tag (`tokenizer.source_prefix`; none for a bilingual Marian model); both sides end with
 the tokenizer's EOS.
 """
+import zlib
 from collections.abc import Sequence
 
 import grain
@@ -16,13 +17,25 @@ from xling_jax.data.tokenizer import Tokenizer
 FEATURES = ("inputs", "targets")
 
 
-class PairSource:
-    """Random access over one direction's usable pairs in a split."""
+def pair_index(dataset, direction: mixture.Direction, split: str, train_pairs: int = 0) -> np.ndarray:
+    """Record indices of a direction's pairs in a split. On the train split, `train_pairs` > 0
+    (config.data.train_pairs) keeps a fixed random subset of that many: a low-resource corpus. The
+    subset depends on the dataset and the language pair only (not config.seed, not the direction):
+    runs compared on it, and both directions of a pair, see the same records."""
+    idx = dataset.pair_index(split, direction.src, direction.tgt)
+    if split != "train" or not train_pairs or len(idx) <= train_pairs:
+        return idx
+    key = f"{direction.dataset}:{'-'.join(sorted((direction.src, direction.tgt)))}"
+    return np.sort(np.random.default_rng(zlib.crc32(key.encode())).choice(idx, train_pairs, replace=False))
 
-    def __init__(self, direction: mixture.Direction, split: str, data_dir: str | None):
+
+class PairSource:
+    """Random access over one direction's usable pairs in a split (see `pair_index`)."""
+
+    def __init__(self, direction: mixture.Direction, split: str, data_dir: str | None, train_pairs: int = 0):
         dataset = registry.open_dataset(direction.dataset, data_dir)
         self._source = dataset.source(split)
-        self._index = dataset.pair_index(split, direction.src, direction.tgt)
+        self._index = pair_index(dataset, direction, split, train_pairs)
         self._direction = direction
 
     def __len__(self) -> int:
@@ -35,19 +48,20 @@ class PairSource:
                 "tgt": record[d.tgt]}
 
 
-def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, data_dir: str | None):
+def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, data_dir: str | None,
+                     train_pairs: int = 0):
     """[(dataset ref, record indices)] of the records holding `lang` text in some direction of `dirs`
-    (each record once, however many directions use it)."""
+    (each record once, however many directions use it; see `pair_index` for `train_pairs`)."""
     out = []
     for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
         ds = registry.open_dataset(ref, data_dir)
-        out.append((ref, np.unique(np.concatenate([ds.pair_index(split, d.src, d.tgt) for d in dirs
+        out.append((ref, np.unique(np.concatenate([pair_index(ds, d, split, train_pairs) for d in dirs
                                                    if d.dataset == ref and lang in (d.src, d.tgt)]))))
     return out
 
 
 def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, max_sentences: int,
-                     seed: int, files=()) -> list[str]:
+                     seed: int, files=(), train_pairs: int = 0) -> list[str]:
     """Training-split text of every language of the run, at most max_sentences / #languages each.
 
     Each language is sampled (seeded) from the records of every direction it appears in and the
@@ -59,7 +73,8 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
     rng = np.random.default_rng(seed)
     out = []
     for lang in languages:
-        pool = [(ref, i) for ref, idx in language_records(dirs, lang, "train", data_dir) for i in idx]
+        pool = [(ref, i) for ref, idx in language_records(dirs, lang, "train", data_dir, train_pairs)
+                for i in idx]
         lines = [line for path, l in files if l == lang for line in mixture.read_lines(path)]
         pool += [(None, i) for i in range(len(lines))]
         chosen = rng.permutation(len(pool))[:cap] if len(pool) > cap else range(len(pool))
@@ -81,13 +96,17 @@ def encode_example(tokenizer: Tokenizer, ex: dict) -> dict:
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 
-def mixed_dataset(config, split: str, data_dir: str | None) -> tuple[grain.MapDataset, list, np.ndarray]:
-    """Endless shuffled mixture of all directions; returns (dataset, directions, sampling rates)."""
+def mixed_dataset(config, split: str, data_dir: str | None, seed: int | None = None
+                  ) -> tuple[grain.MapDataset, list, np.ndarray]:
+    """Endless shuffled mixture of all directions; returns (dataset, directions, sampling rates).
+
+    `seed` (default config.seed) seeds the shuffles: another seed is another order of the same pairs."""
     dc = config.data
+    seed = config.seed if seed is None else seed
     dirs = mixture.directions(dc, data_dir)
-    sources = [PairSource(d, split, data_dir) for d in dirs]
+    sources = [PairSource(d, split, data_dir, dc.train_pairs) for d in dirs]
     rates = mixture.temperature_weights([len(s) for s in sources], dc.temperature)
-    parts = [grain.MapDataset.source(s).seed(config.seed + i).shuffle().repeat()
+    parts = [grain.MapDataset.source(s).seed(seed + i).shuffle().repeat()
              for i, s in enumerate(sources) if len(s)]
     live = rates[rates > 0]
     ds = parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, list(live))
@@ -101,7 +120,7 @@ def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_in
     dc = config.data
     ds, _, _ = mixed_dataset(config, "train", data_dir)
     local_batch = config.train.batch_size // process_count
-    ds = tasks.mix(config, tokenizer, data_dir, ds.map(lambda ex: encode_example(tokenizer, ex)))
+    ds = tasks.mix(config, tokenizer, data_dir, ds)
     if dc.pack:
         ds = ds[process_index::process_count]
     # Longer pairs are dropped rather than truncated: a cut target teaches the model to stop mid-sentence.
@@ -109,7 +128,7 @@ def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_in
     it = ds.to_iter_dataset()
     if dc.pack:
         it = grain.experimental.FirstFitPackIterDataset(
-            it, length_struct={k: dc.max_len for k in _features(tasks.names(config))},
+            it, length_struct={k: dc.max_len for k in tasks.features(config)},
             num_packing_bins=dc.packing_bins or local_batch,
             seed=config.seed, shuffle_bins=True)
         return it.batch(local_batch, drop_remainder=True)
@@ -117,14 +136,9 @@ def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_in
     # the same global batches and keeps its own contiguous block of rows.
     it = bucket.LengthBucketIterDataset(it, config.train.batch_size, dc.max_len, window=dc.bucket_window,
                                         step=dc.bucket_step, seed=config.seed,
-                                        features=_features(tasks.names(config)))
+                                        features=tasks.features(config))
     lo, hi = process_index * local_batch, (process_index + 1) * local_batch
     return it.map(lambda b: {k: v[lo:hi] for k, v in b.items()})
-
-
-def _features(task_names) -> tuple[str, ...]:
-    """Batch features: a task mixture adds `task` (each target token's task index)."""
-    return FEATURES if tuple(task_names) == ("translation",) else FEATURES + ("task",)
 
 
 def eval_examples(config, tokenizer: Tokenizer, direction: mixture.Direction, split: str,

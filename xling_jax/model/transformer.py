@@ -103,12 +103,18 @@ POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned")
 OUTPUT_PROJECTIONS = ("auto", "tied", "separate")
 
 
-def attention_mask(q_seg_BxT, kv_seg_BxS, causal: bool = False) -> jax.Array:
-    """Boolean mask Bx1xTxS: same non-padding segment (and causal if asked)."""
+def attention_mask(q_seg_BxT, kv_seg_BxS, causal=False) -> jax.Array:
+    """Boolean mask Bx1xTxS: same non-padding segment (and causal if asked).
+
+    `causal` is a bool for the whole batch or a BxT array of per-query flags: packed rows mix
+    causal-LM segments with bidirectional ones (segments are contiguous, so row order is enough)."""
     mask = (q_seg_BxT[:, :, None] == kv_seg_BxS[:, None, :]) & (q_seg_BxT[:, :, None] > 0)
-    if causal:
-        t, s = q_seg_BxT.shape[1], kv_seg_BxS.shape[1]
-        mask &= jnp.tril(jnp.ones((t, s), dtype=bool))
+    t, s = q_seg_BxT.shape[1], kv_seg_BxS.shape[1]
+    if isinstance(causal, bool):
+        if causal:
+            mask &= jnp.tril(jnp.ones((t, s), dtype=bool))
+    else:
+        mask &= ~causal.astype(bool)[:, :, None] | jnp.tril(jnp.ones((t, s), dtype=bool))[None]
     return mask[:, None]
 
 
@@ -270,8 +276,9 @@ class Embedder(nn.Module):
         if c.num_languages:
             std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
             table = self.param("language_embedding", nn.initializers.normal(std), (c.num_languages, c.emb_dim))
-            if languages_BxL is not None:
-                x_BxLxD += table[languages_BxL] * (math.sqrt(c.emb_dim) if c.scale_embeddings else 1.0)
+            if languages_BxL is not None:  # index -1: no language (packed translation segments)
+                lang_BxLxD = jnp.where(languages_BxL[..., None] >= 0, table[jnp.maximum(languages_BxL, 0)], 0.0)
+                x_BxLxD += lang_BxLxD * (math.sqrt(c.emb_dim) if c.scale_embeddings else 1.0)
         if c.positions == "learned":
             x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
                                 name="position_embedding")(positions_BxL)
@@ -308,8 +315,9 @@ class Transformer(nn.Module):
 
     def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True, languages=None,
                causal=False):
-        """Encoder states BxSxD. `languages` (BxS language indices) adds language embeddings;
-        `causal` lets each position see only those before it (causal LM on the encoder)."""
+        """Encoder states BxSxD. `languages` (BxS language indices, -1 for none) adds language
+        embeddings; `causal` (bool, or BxS per-token flags) lets a position see only those before it
+        (causal LM on the encoder)."""
         seg, pos = default_segments_positions(src_BxS, src_segment_ids, src_positions, self.cfg.pad_id)
         x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic, languages)
         mask = attention_mask(seg, seg, causal=causal)
@@ -359,7 +367,11 @@ class Transformer(nn.Module):
         return logits_BxTxV
 
     def __call__(self, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None, src_positions=None,
-                 tgt_positions=None, *, deterministic=True):
-        encoded = self.encode(src_BxS, src_segment_ids, src_positions, deterministic=deterministic)
-        return self.decode(encoded, src_BxS, tgt_in_BxT, src_segment_ids, tgt_segment_ids, tgt_positions,
-                           deterministic=deterministic)
+                 tgt_positions=None, *, deterministic=True, languages=None, src_causal=False, with_lm=False):
+        """Target logits BxTxV; with `with_lm`, also the encoder's LM logits BxSxV from the same
+        encoder pass (a batch mixing sequence-to-sequence and encoder-only tasks)."""
+        encoded = self.encode(src_BxS, src_segment_ids, src_positions, deterministic=deterministic,
+                              languages=languages, causal=src_causal)
+        logits = self.decode(encoded, src_BxS, tgt_in_BxT, src_segment_ids, tgt_segment_ids, tgt_positions,
+                             deterministic=deterministic)
+        return (logits, self._tied_logits(self.source_embed, encoded)) if with_lm else logits

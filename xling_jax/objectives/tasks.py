@@ -7,6 +7,13 @@ loss of each task (`nll/NAME` in metrics.jsonl):
 - `mbart`: monolingual text noised by sentence permutation and span masking (objective.mbart_*);
   the source starts with the language's tag, the target is the original text.
 - `t5`: T5 span corruption (objective.t5_*), sentinels from the vocabulary (tokenizer.sentinels).
+Encoder-only tasks (XLM) train the encoder with its tied LM head on the same packed rows:
+- `mlm`: masked LM on monolingual text (objective.mlm_*); `clm`: causal LM on monolingual text;
+- `tlm`: masked LM on a translation pair read as one stream (positions restart per language).
+Their text is framed `<2xx> text </s>` (the tag is never masked); they have no decoder targets.
+When one is in the mixture, every example also carries `src_task` (its task index per source
+token: CLM tokens attend causally), `lm_targets` (0 where no LM loss), `lm_positions` and, with
+model.num_languages, `languages` (the language index per source token, -1 for translation sources).
 Monolingual text is every language side of the run's directions (train split), each record once,
 plus the plain-text files of `data.monolingual`.
 """
@@ -16,9 +23,11 @@ import numpy as np
 from xling_jax.data import mixture, registry, tokenizer as tokenizer_lib
 from xling_jax.data.pipeline import language_records
 from xling_jax.errors import UserError
-from xling_jax.objectives import denoising
+from xling_jax.objectives import denoising, online_bt, xlm
 
 SEQ2SEQ = ("translation", "mbart", "t5")
+ENCODER = ("mlm", "tlm", "clm")
+TASKS = SEQ2SEQ + ENCODER
 
 
 def parse(config) -> list[tuple[str, float]]:
@@ -30,8 +39,8 @@ def parse(config) -> list[tuple[str, float]]:
             value = float(rate) if sep else 1.0
         except ValueError:
             value = -1.0
-        if name not in SEQ2SEQ:
-            raise UserError(f"unknown task {name!r} in config.tasks; choose from {', '.join(SEQ2SEQ)}")
+        if name not in TASKS:
+            raise UserError(f"unknown task {name!r} in config.tasks; choose from {', '.join(TASKS)}")
         if value <= 0:
             raise UserError(f"bad rate in config.tasks entry {entry!r}: write NAME:RATE with RATE > 0")
         out.append((name, value))
@@ -47,17 +56,43 @@ def names(config) -> tuple[str, ...]:
     return tuple(n for n, _ in parse(config))
 
 
+def has_encoder_tasks(task_names) -> bool:
+    return any(n in ENCODER for n in task_names)
+
+
+def metric_names(config) -> tuple[str, ...]:
+    """The task names that batch feature `task` indexes: config.tasks, then online back-translation."""
+    return names(config) + ((online_bt.NAME,) if online_bt.enabled(config) else ())
+
+
+def _translation_only(config) -> bool:
+    return metric_names(config) == ("translation",)
+
+
+def features(config) -> tuple[str, ...]:
+    """The token features of a training example (each packed or padded to data.max_len)."""
+    task_names = names(config)
+    if _translation_only(config):
+        return ("inputs", "targets")
+    out = ("inputs", "targets", "task")
+    if has_encoder_tasks(task_names):
+        out += ("src_task", "lm_targets", "lm_positions") + (("languages",) if config.model.num_languages else ())
+    return out
+
+
 class MonolingualSource:
     """Random access to {"text", "lang"}: each language side of the run's directions, once per record."""
 
-    def __init__(self, dirs, split: str, data_dir: str | None, files=()):
-        """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text."""
+    def __init__(self, dirs, split: str, data_dir: str | None, files=(), only=None, train_pairs: int = 0):
+        """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text;
+        `only`: keep the text of these languages alone; `train_pairs`: see pipeline.pair_index."""
         self._parts = []  # (records with a text in `lang`, record indices, lang)
-        for lang in mixture.languages(dirs):
-            for ref, idx in language_records(dirs, lang, split, data_dir):
+        keep = lambda lang: only is None or lang in only
+        for lang in filter(keep, mixture.languages(dirs)):
+            for ref, idx in language_records(dirs, lang, split, data_dir, train_pairs):
                 if len(idx):
                     self._parts.append((registry.open_dataset(ref, data_dir).source(split), idx, lang))
-        for path, lang in files:
+        for path, lang in (f for f in files if keep(f[1])):
             lines = mixture.read_lines(path)
             if lines:
                 self._parts.append(([{lang: line} for line in lines], np.arange(len(lines)), lang))
@@ -92,6 +127,46 @@ def denoising_example(name: str, ex: dict, rng: np.random.Generator, tokenizer, 
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 
+def lm_example(name: str, ex: dict, rng: np.random.Generator, tokenizer, langs: list[str], mask_options: dict
+               ) -> dict:
+    """An encoder-only example: `inputs` for the encoder, `lm_targets` (0: no loss) and
+    `lm_positions`, `languages` (indices into `langs`) per source token; no decoder targets.
+    `mask_options`: the keyword arguments of `xlm.mlm` (see `mlm_options`)."""
+    if name == "tlm":
+        src = tokenizer.source_prefix(ex["src_lang"]) + tokenizer.encode(ex["src"]) + [tokenizer.eos_id]
+        tgt = tokenizer.source_prefix(ex["tgt_lang"]) + tokenizer.encode(ex["tgt"]) + [tokenizer.eos_id]
+        out = xlm.tlm(src, tgt, langs.index(ex["src_lang"]), langs.index(ex["tgt_lang"]), rng,
+                      **mask_options)
+    else:
+        ids = tokenizer.source_prefix(ex["lang"]) + tokenizer.encode(ex["text"]) + [tokenizer.eos_id]
+        out = xlm.clm(ids) if name == "clm" else xlm.mlm(ids, rng, **mask_options)
+        out["positions"] = np.arange(len(out["inputs"]), dtype=np.int32)
+        out["languages"] = np.full(len(out["inputs"]), langs.index(ex["lang"]), np.int32)
+    lm_targets = np.where(out["weights"] > 0, out["targets"], 0).astype(np.int32)
+    return {"inputs": out["inputs"].astype(np.int32), "targets": np.zeros(0, np.int32), "lm_targets": lm_targets,
+            "lm_positions": out["positions"].astype(np.int32), "languages": out["languages"]}
+
+
+def mlm_options(tokenizer, objective) -> dict:
+    special = [tokenizer.eos_id, tokenizer.pad_id] + [tokenizer.tag_id(l) for l in tokenizer.languages()]
+    return dict(mask_id=tokenizer.symbol_id(tokenizer_lib.MASK), vocab_size=tokenizer.vocab_size,
+                special_ids=special, rate=objective.mlm_rate, mask_prob=objective.mlm_mask_prob,
+                random_prob=objective.mlm_random_prob)
+
+
+def _with_lm_features(ex: dict, t: int, with_languages: bool) -> dict:
+    """A sequence-to-sequence example padded out with the encoder-task features (no LM loss)."""
+    n = len(ex["inputs"])
+    out = dict(ex, src_task=np.full(n, t, np.int32))
+    out.setdefault("lm_targets", np.zeros(n, np.int32))
+    out.setdefault("lm_positions", np.arange(n, dtype=np.int32))
+    if with_languages:
+        out.setdefault("languages", np.full(n, -1, np.int32))
+    else:
+        out.pop("languages", None)
+    return out
+
+
 def check(config, tokenizer) -> None:
     """Fails early (before compiling) if a task needs symbols the vocabulary lacks."""
     tasks = names(config)
@@ -101,8 +176,12 @@ def check(config, tokenizer) -> None:
         except KeyError:
             raise UserError(f"data.monolingual has {lang!r} text but the vocabulary has no {lang!r} tag: "
                             "train a new vocabulary (a new workdir) with this file in the config") from None
-    if "mbart" in tasks:
+    if {"mbart", "mlm", "tlm"} & set(tasks):
         tokenizer.symbol_id(tokenizer_lib.MASK)
+    n_langs = len(tokenizer.languages())
+    if has_encoder_tasks(tasks) and config.model.num_languages and config.model.num_languages < n_langs:
+        raise UserError(f"model.num_languages={config.model.num_languages} but the vocabulary has {n_langs} "
+                        f"languages ({', '.join(tokenizer.languages())}): set it to {n_langs} (or 0: none)")
     if "t5" in tasks:
         if config.objective.t5_sentinels > config.tokenizer.sentinels:
             raise UserError(f"objective.t5_sentinels={config.objective.t5_sentinels} but the vocabulary has "
@@ -111,26 +190,40 @@ def check(config, tokenizer) -> None:
             tokenizer.symbol_id(tokenizer_lib.sentinel(i))
 
 
-def mix(config, tokenizer, data_dir: str | None, translation: grain.MapDataset) -> grain.MapDataset:
-    """The per-example mixture of config.tasks; `translation` is the encoded pair dataset.
+def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset) -> grain.MapDataset:
+    """The per-example mixture of config.tasks; `pairs` is the data mixture's (raw text) pair stream.
 
-    With translation alone the dataset is returned as it is (no task feature)."""
+    With translation alone this is the encoded pair stream (no task feature)."""
+    from xling_jax.data import pipeline
     tasks = parse(config)
-    if [n for n, _ in tasks] == ["translation"]:
-        return translation
+    encode = lambda ex: pipeline.encode_example(tokenizer, ex)
+    if _translation_only(config):
+        return pairs.map(encode)
     check(config, tokenizer)
+    with_lm = has_encoder_tasks([n for n, _ in tasks])
+    if with_lm:  # looked up once: the vocabulary scan is too slow per example
+        langs, options = tokenizer.languages(), mlm_options(tokenizer, config.objective)
     parts = []
     for t, (name, _) in enumerate(tasks):
         if name == "translation":
-            ds = translation
+            ds = pairs.map(encode)
+        elif name == "tlm":  # its own shuffle of the pairs, not the translation task's order
+            ds = pipeline.mixed_dataset(config, "train", data_dir, seed=config.seed + 3000)[0]
         else:
             mono = MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir,
-                                     mixture.monolingual_files(config.data))
+                                     mixture.monolingual_files(config.data), train_pairs=config.data.train_pairs)
             if not len(mono):
                 raise UserError(f"task {name!r} found no monolingual training text")
             ds = grain.MapDataset.source(mono).seed(config.seed + 1000 + t).shuffle().repeat()
+        if name in ENCODER:
+            ds = ds.random_map(lambda ex, rng, name=name: lm_example(name, ex, rng, tokenizer, langs, options),
+                               seed=config.seed + 2000 + t)
+        elif name != "translation":
             ds = ds.random_map(lambda ex, rng, name=name: denoising_example(name, ex, rng, tokenizer,
                                                                             config.objective),
                                seed=config.seed + 2000 + t)
-        parts.append(ds.map(lambda ex, t=t: dict(ex, task=np.full(len(ex["targets"]), t, np.int32))))
+        ds = ds.map(lambda ex, t=t: dict(ex, task=np.full(len(ex["targets"]), t, np.int32)))
+        if with_lm:
+            ds = ds.map(lambda ex, t=t: _with_lm_features(ex, t, bool(config.model.num_languages)))
+        parts.append(ds)
     return grain.MapDataset.mix(parts, [r for _, r in tasks])

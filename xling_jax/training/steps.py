@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from xling_jax.objectives import online_bt
+from xling_jax.objectives.tasks import ENCODER
 from xling_jax.training.loss import cross_entropy, token_nll
 
 
@@ -21,12 +23,20 @@ def shift_right(targets_BxT, positions_BxT, start_id: int = 0):
     return jnp.where(positions_BxT == 0, start_id, shifted)
 
 
-def model_inputs(batch, start_id: int = 0):
-    return dict(
+def model_inputs(batch, start_id: int = 0, task_names=()):
+    """Keyword arguments of the model for a batch; encoder-task features (objectives/tasks.py) add
+    TLM positions, language indices, per-token causal flags (CLM) and the LM head."""
+    out = dict(
         src_BxS=batch["inputs"],
         tgt_in_BxT=shift_right(batch["targets"], batch["targets_positions"], start_id),
         src_segment_ids=batch["inputs_segment_ids"], tgt_segment_ids=batch["targets_segment_ids"],
-        src_positions=batch["inputs_positions"], tgt_positions=batch["targets_positions"])
+        src_positions=batch.get("lm_positions", batch["inputs_positions"]), tgt_positions=batch["targets_positions"])
+    if "lm_targets" in batch:
+        out["with_lm"] = True
+        out["languages"] = batch.get("languages")
+        if "clm" in task_names:
+            out["src_causal"] = batch["src_task"] == task_names.index("clm")
+    return out
 
 
 def init_state(rng, model, tx, batch_shape) -> TrainState:
@@ -36,26 +46,43 @@ def init_state(rng, model, tx, batch_shape) -> TrainState:
 
 
 def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic, task_names=()):
-    logits = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id),
-                         deterministic=deterministic, rngs=rngs)
+    out = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id, task_names),
+                      deterministic=deterministic, rngs=rngs)
+    logits, lm_logits = out if "lm_targets" in batch else (out, None)
     weights = batch["targets_segment_ids"] > 0
     loss_sum, nll_sum, correct, n = cross_entropy(logits, batch["targets"], weights, label_smoothing)
+    metrics = {"target_tokens": n, "source_tokens": jnp.sum(batch["inputs_segment_ids"] > 0).astype(jnp.float32)}
+    if lm_logits is not None:  # encoder-only tasks: their predicted tokens count like target tokens
+        lm_weights = batch["lm_targets"] > 0
+        sums = cross_entropy(lm_logits, batch["lm_targets"], lm_weights, label_smoothing)
+        loss_sum, nll_sum, correct, n = (a + b for a, b in zip((loss_sum, nll_sum, correct, n), sums))
+        metrics["lm_tokens"] = sums[3]
     n_safe = jnp.maximum(n, 1.0)
-    metrics = {"loss": loss_sum / n_safe, "nll": nll_sum / n_safe, "accuracy": correct / n_safe,
-               "target_tokens": n, "source_tokens": jnp.sum(batch["inputs_segment_ids"] > 0).astype(jnp.float32)}
+    metrics.update(loss=loss_sum / n_safe, nll=nll_sum / n_safe, accuracy=correct / n_safe)
     if "task" in batch:  # a task mixture: sums per task, which the loop adds up over steps
         nll_BxT = token_nll(logits, batch["targets"])
         for t, name in enumerate(task_names):
-            w_BxT = (weights & (batch["task"] == t)).astype(jnp.float32)
-            metrics[f"nll_sum/{name}"], metrics[f"tokens/{name}"] = jnp.sum(nll_BxT * w_BxT), jnp.sum(w_BxT)
+            if lm_logits is not None and name in ENCODER:
+                nll_BxS, w_BxS = token_nll(lm_logits, batch["lm_targets"]), lm_weights & (batch["src_task"] == t)
+            else:
+                nll_BxS, w_BxS = nll_BxT, weights & (batch["task"] == t)
+            w_BxS = w_BxS.astype(jnp.float32)
+            metrics[f"nll_sum/{name}"], metrics[f"tokens/{name}"] = jnp.sum(nll_BxS * w_BxS), jnp.sum(w_BxS)
     return loss_sum / n_safe, metrics
 
 
-def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoothing, task_names=()):
+def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, label_smoothing, task_names=(),
+               bt_options=None):
     """One optimizer step on a global batch; dropout keys depend on (rng, step) only.
 
-    `task_names`: the names of config.tasks, for per-task metrics when batches carry `task`."""
-    rngs = {"dropout": jax.random.fold_in(rng, state.step)}
+    `task_names`: the task names that feature `task` indexes, for per-task metrics. `bt`: rows for
+    online back-translation (objectives/online_bt.py), translated with the step's params and
+    appended to the batch; `bt_options`: the keyword arguments of `online_bt.synthetic_rows`."""
+    step_rng, bt_rng = jax.random.split(jax.random.fold_in(rng, state.step))
+    rngs = {"dropout": step_rng}
+    if bt is not None:
+        rows = online_bt.synthetic_rows(state.params, bt, bt_rng, model=model, **bt_options)
+        batch = online_bt.append_rows(batch, rows, task_names.index(online_bt.NAME))
     grad_fn = jax.value_and_grad(_loss_and_metrics, has_aux=True)
     (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False, task_names)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

@@ -13,7 +13,7 @@ from xling_jax.data.prefetch import Prefetch
 from xling_jax.decoding.translate import Translator
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
-from xling_jax.objectives import tasks
+from xling_jax.objectives import online_bt, tasks
 from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
@@ -28,7 +28,8 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
         dirs = mixture.directions(config.data, data_dir)
         files = mixture.monolingual_files(config.data)
         languages = sorted(set(mixture.languages(dirs)) | {lang for _, lang in files})
-        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files)
+        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files,
+                                             config.data.train_pairs)
         if jax.process_index() == 0:
             print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
                   f"sentences ({', '.join(languages)})", file=sys.stderr)
@@ -88,7 +89,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     data_dir = mixture.ensure_built(config.data)
     directions = mixture.directions(config.data, data_dir)  # checks language codes
     if len(directions) > 1 and jax.process_index() == 0:
-        counts = mixture.pair_counts(directions, "train", data_dir)
+        counts = [min(n, config.data.train_pairs or n) for n in mixture.pair_counts(directions, "train", data_dir)]
         rates = mixture.temperature_weights(counts, config.data.temperature)
         qualified = mixture.is_qualified(directions)
         print(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
@@ -108,10 +109,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     replicated = mesh_lib.replicated(mesh)
     init = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
                    out_shardings=replicated)
-    train_step = jax.jit(
-        functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
-                          label_smoothing=config.train.label_smoothing, task_names=tasks.names(config)),
-        out_shardings=(replicated, replicated), donate_argnums=(0,))
+    step_fn = functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
+                                label_smoothing=config.train.label_smoothing, task_names=tasks.metric_names(config))
+    train_step = jax.jit(step_fn, out_shardings=(replicated, replicated), donate_argnums=(0,))
+    bt_batches = None
+    if online_bt.enabled(config):  # a second compiled step: the one that back-translates
+        online_bt.check(config, tokenizer, mesh.shape["data"])
+        bt_batches = online_bt.BtBatches(config, tokenizer, data_dir, jax.process_index(), jax.process_count())
+        bt_step = jax.jit(functools.partial(step_fn, bt_options=online_bt.options(config)),
+                          out_shardings=(replicated, replicated), donate_argnums=(0,))
     eval_step = jax.jit(functools.partial(steps.eval_step, model=model), out_shardings=replicated)
 
     batches = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
@@ -147,7 +153,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         window, t_window = [], time.perf_counter()
         for step in range(start, total):
             batch = next(data_iter)
-            state, metrics = train_step(state, batch, step_rng)
+            if bt_batches is not None and step >= config.online_bt.start_step:
+                state, metrics = bt_step(state, batch, step_rng, mesh_lib.global_batch(bt_batches[step], mesh))
+            else:
+                state, metrics = train_step(state, batch, step_rng)
             window.append(metrics)
             done = step + 1
             if done % config.log_every == 0 or done == total:
@@ -155,11 +164,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 elapsed = time.perf_counter() - t_window
                 tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
                 row = {k: float(np.mean([m[k] for m in fetched])) for k in ("loss", "nll", "accuracy", "grad_norm")}
-                for key in fetched[0]:
+                for key in sorted({k for m in fetched for k in m}):
                     if key.startswith("nll_sum/"):  # per task: token-weighted over the window
                         name = key.split("/", 1)[1]
-                        row[f"nll/{name}"] = float(sum(m[key] for m in fetched) /
-                                                   max(sum(m[f"tokens/{name}"] for m in fetched), 1.0))
+                        n = sum(m.get(f"tokens/{name}", 0.0) for m in fetched)
+                        if n:  # e.g. online BT before its start step: nothing to report
+                            row[f"nll/{name}"] = float(sum(m.get(key, 0.0) for m in fetched) / n)
                 row.update(learning_rate=float(fetched[-1]["learning_rate"]), tokens_per_s=tokens / elapsed,
                            steps_per_s=len(fetched) / elapsed)
                 writer.write(done, row)

@@ -1,0 +1,57 @@
+"""Tiny versions of the experiments in experiments/: the same configs and commands, shrunk to seconds."""
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import TINY_CONFIG
+from xling_jax.cli.main import main
+from xling_jax.configs.loading import load_config_file
+from xling_jax.training.train import train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def experiment(name: str, **overrides):
+    """An experiment config with the tiny config's sizes and schedule (its own data and tasks kept)."""
+    c, tiny = load_config_file(os.path.join(ROOT, "experiments", name)), load_config_file(TINY_CONFIG)
+    for section in ("model", "train"):
+        for key in ("emb_dim", "num_heads", "num_layers", "mlp_dim", "batch_size", "warmup_steps"):
+            if key in tiny[section]:
+                c[section][key] = tiny[section][key]
+    c.data.max_len, c.tokenizer.max_sentences = tiny.data.max_len, tiny.tokenizer.max_sentences
+    c.train.steps, c.checkpoint_every, c.eval_every, c.eval_batches = 4, 4, 4, 2
+    c.eval_bleu_limit, c.decode.batch_size = 8, 8
+    for k, v in overrides.items():
+        section, key = k.split(".")
+        c[section][key] = v
+    return c
+
+
+def test_low_resource_scratch_vs_pretrained(tmp_path, tiny_tokenizer, capsys):
+    pre = experiment("lowres_pretrain.py")
+    pre.data.mixture = ("bible:en-es",)  # (the real run adds libreoffice_help's languages)
+    pre_dir = tmp_path / "pretrain"
+    pre_dir.mkdir()
+    shutil.copy(tiny_tokenizer, pre_dir / "tokenizer.model")
+    train_and_evaluate(pre, str(pre_dir))
+
+    fine = experiment("lowres_en_es.py", **{"data.train_pairs": 200, "tokenizer.vocab_size": 300})
+    assert fine.data.directions == ("en-es",) and fine.init_from.workdir == ""
+    train_and_evaluate(fine, str(tmp_path / "scratch"))
+    fine.init_from.workdir = str(pre_dir)
+    train_and_evaluate(fine, str(tmp_path / "pretrained"))
+    # The pretrained run adopted the pretraining vocabulary; the scratch run learnt one from its 200 pairs.
+    with open(pre_dir / "tokenizer.model", "rb") as a, open(tmp_path / "pretrained" / "tokenizer.model", "rb") as b:
+        assert a.read() == b.read()
+    assert os.path.getsize(tmp_path / "scratch" / "tokenizer.model") < os.path.getsize(pre_dir / "tokenizer.model")
+
+    args = ["--split", "test", "--limit", "10", "--greedy"]
+    assert main(["eval", "--workdir", str(tmp_path / "scratch")] + args) == 0
+    capsys.readouterr()
+    assert main(["eval", "--workdir", str(tmp_path / "pretrained")] + args + ["--compare", str(tmp_path / "scratch")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    compare = result["directions"]["en-es"]["compare"]
+    assert set(result["directions"]) == {"en-es"} and 0 <= compare["bleu"]["p_value"] <= 1
+    assert {"this", "other", "difference", "p_value"} <= set(compare["chrf"])
