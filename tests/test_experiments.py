@@ -37,7 +37,7 @@ def test_low_resource_scratch_vs_pretrained(tmp_path, tiny_tokenizer, capsys):
     shutil.copy(tiny_tokenizer, pre_dir / "tokenizer.model")
     train_and_evaluate(pre, str(pre_dir))
 
-    fine = experiment("lowres_en_es.py", **{"data.train_pairs": 200, "tokenizer.vocab_size": 300})
+    fine = experiment("lowres_en_es.py", **{"data.train_pairs": 200, "tokenizer.vocab_size": 500})
     assert fine.data.directions == ("en-es",) and fine.init_from.workdir == ""
     train_and_evaluate(fine, str(tmp_path / "scratch"))
     fine.init_from.workdir = str(pre_dir)
