@@ -380,3 +380,14 @@ def test_rebuilding_a_split_gives_the_same_records(libreoffice_dir, records):
     fresh = [r for p in corpus.list_pages(help_root) if p.split('/')[1] in corpus.TEST_MODULES
              for r in corpus.page_records(help_root, p, report)]
     assert fresh == records['test']
+
+
+def test_pair_index_with_languages_out_of_alphabetical_order(tiny_libreoffice_dir):
+    # The dataset lists en, de, es, fr, zh: pairs are found whichever way round they are asked for.
+    from xling_jax.data import registry
+    ds = registry.open_dataset('libreoffice_help', tiny_libreoffice_dir)
+    assert ds.languages == LANGS
+    en_de = ds.pair_index('train', 'en', 'de')
+    assert len(en_de) == 7 * 6 * 7  # the dataset's train split: 7 modules (not Chart, Math) x 6 pages x 7 paragraphs
+    assert list(ds.pair_index('train', 'de', 'en')) == list(en_de)
+    assert ds.pair_counts('train')['de-en'] == len(en_de) and 'en-de' not in ds.pair_counts('train')
