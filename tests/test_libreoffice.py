@@ -389,3 +389,14 @@ def test_registry_pairs_every_two_languages_in_either_order(libreoffice_dir, rec
         idx = ds.pair_index('test', a, b)
         expected = [i for i, r in enumerate(records['test']) if r[a].strip() and r[b].strip() and r[a] != r[b]]
         assert idx.tolist() == expected and len(expected) > 700, (a, b)
+
+
+def test_pair_index_with_languages_out_of_alphabetical_order(tiny_libreoffice_dir):
+    # The dataset lists en, de, es, fr, zh: pairs are found whichever way round they are asked for.
+    from xling_jax.data import registry
+    ds = registry.open_dataset('libreoffice_help', tiny_libreoffice_dir)
+    assert ds.languages == LANGS
+    en_de = ds.pair_index('train', 'en', 'de')
+    assert len(en_de) == 7 * 6 * 7  # the dataset's train split: 7 modules (not Chart, Math) x 6 pages x 7 paragraphs
+    assert list(ds.pair_index('train', 'de', 'en')) == list(en_de)
+    assert ds.pair_counts('train')['de-en'] == len(en_de) and 'en-de' not in ds.pair_counts('train')

@@ -74,3 +74,12 @@ def test_mask_and_sentinels_are_control_symbols(tok, tmp_path):
     with_sentinels = Tokenizer(path)
     ids = [with_sentinels.symbol_id(tokenizer_lib.sentinel(i)) for i in range(3)]
     assert len(set(ids)) == 3 and with_sentinels.symbol_id(tokenizer_lib.MASK) not in ids
+
+
+def test_a_vocabulary_smaller_than_the_characters_is_a_user_error(tmp_path):
+    from xling_jax.data import tokenizer as tokenizer_lib
+    from xling_jax.errors import UserError
+    chinese = "".join(chr(0x4E00 + i) for i in range(300))  # 300 characters, each needs a piece
+    with pytest.raises(UserError, match=r"tokenizer.vocab_size=400 is smaller than the \d+ characters"):
+        tokenizer_lib.train([chinese, "the king said"] * 5, str(tmp_path / "t.model"), 400, ["en", "zh"])
+    assert not (tmp_path / "t.model").exists()

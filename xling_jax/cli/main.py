@@ -1,4 +1,4 @@
-"""`xling`: data, train, translate, eval, bench, import, export.
+"""`xling`: data, train, classify, translate, eval, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", default=None, help="Python config file with get_config() (default: the "
                                                       "English<->Spanish Bible model)")
     train.add_argument("--workdir", required=True, help="run directory: checkpoints, metrics, tokenizer")
+
+    cl = sub.add_parser("classify", help="train (or resume) a help-module classifier on libreoffice_help and "
+                                         "score it per language (zero-shot where not trained)",
+                        epilog="Any config key can be set with --config.KEY=VALUE, e.g. "
+                               "--config.init_from.workdir=runs/lo_translate (see config.classify)")
+    cl.add_argument("--config", default=None, help="Python config file with get_config() (default: the default "
+                                                  "config; e.g. experiments/libreoffice_classify.py)")
+    cl.add_argument("--workdir", required=True, help="run directory: checkpoints, metrics, classify_results.json")
 
     tr = sub.add_parser("translate", help="translate stdin (or --input) line by line")
     tr.add_argument("--workdir", required=True)
@@ -166,6 +174,11 @@ def cmd_train(args, overrides) -> None:
     train_and_evaluate(_load_config(args.config, overrides), args.workdir)
 
 
+def cmd_classify(args, overrides) -> None:
+    from xling_jax.classification.train import classify_and_evaluate
+    classify_and_evaluate(_load_config(args.config, overrides), args.workdir)
+
+
 def _read_lines(path: str | None) -> list[str]:
     try:
         raw = sys.stdin.buffer.read() if path is None else open(path, "rb").read()
@@ -252,14 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
-        if overrides and args.command not in ("train", "bench"):
-            raise UserError("--config.KEY=VALUE overrides only apply to `xling train` and `xling bench`")
+        if overrides and args.command not in ("train", "classify", "bench"):
+            raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify` and "
+                            "`xling bench`")
         if args.command == "data":
             cli_data.cmd_build(args) if args.data_command == "build" else cli_data.cmd_show(args)
         elif args.command == "bench":
             cmd_bench(args, overrides)
         elif args.command == "train":
             cmd_train(args, overrides)
+        elif args.command == "classify":
+            cmd_classify(args, overrides)
         elif args.command == "translate":
             cmd_translate(args)
         elif args.command == "eval":

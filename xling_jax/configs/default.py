@@ -106,6 +106,24 @@ def get_config() -> ml_collections.ConfigDict:
     c.online_bt.method = "greedy"  # or "sample" (ancestral sampling at online_bt.temperature)
     c.online_bt.temperature = 1.0
 
+    # `xling classify`: which help module a libreoffice_help paragraph comes from, trained in some
+    # languages and scored in all (see xling_jax/classification/train.py). It trains with
+    # config.train/model/tokenizer/init_from like `xling train`; with init_from.workdir the model
+    # section is the source run's (only its dropout rates come from this config).
+    c.classify = ml_collections.ConfigDict()
+    c.classify.pooling = "mean"  # encoder states -> one vector: "mean" (non-padding tokens) or "first"
+    # Every text, whatever its language, starts like a translation source into this language (its tag,
+    # e.g. <2en>); "": no tag.
+    c.classify.tag_language = "en"
+    c.classify.max_len = 128  # tokens per text (tag and EOS included); longer texts are cut
+    c.classify.train_languages = ("en",)  # languages of the labelled cls-train examples
+    c.classify.eval_languages = ("en", "de", "es", "fr", "zh")  # scored on dev and eval_split
+    c.classify.train_limit = 0  # cls-train examples per training language (a seeded subset; 0: all)
+    c.classify.eval_limit = 0  # dev and eval_split records scored (a seeded subset; 0: all)
+    c.classify.eval_split = "test"  # "dev" or "test": the split of classify_results.json
+    c.classify.select = "best"  # params scored at the end: "best" (dev accuracy in train_languages) or "last"
+    c.classify.eval_batch_size = 64  # texts per prediction batch
+
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes
 

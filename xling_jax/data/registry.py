@@ -204,6 +204,7 @@ class Dataset:
     def _pair_indices(self, split: str) -> dict[tuple[str, str], np.ndarray]:
         # One pass over the split serves every language pair (multi-way datasets have many).
         source = self.source(split)
+        # Keyed by the sorted pair, as pair_index looks them up (the languages need not be sorted).
         pairs = [tuple(sorted((a, b))) for i, a in enumerate(self.languages) for b in self.languages[i + 1:]]
         if self._complete:
             return {p: np.arange(len(source), dtype=np.int64) for p in pairs}

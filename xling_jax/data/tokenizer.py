@@ -8,6 +8,7 @@ interface below: source side `encode`, target side `encode_target` and `decode`,
 import io
 import os
 import random
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -44,6 +45,22 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
     if len(sentences) > max_sentences:
         sentences = random.Random(seed).sample(sentences, max_sentences)
     model = io.BytesIO()
+    try:
+        _train_spm(sentences, model, vocab_size, model_type, languages, extra_symbols)
+    except RuntimeError as e:
+        needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(e))
+        if not needed:
+            raise
+        from xling_jax.errors import UserError
+        raise UserError(f"tokenizer.vocab_size={vocab_size} is smaller than the {needed.group(1)} characters and "
+                        "symbols the text needs (Chinese has many); raise tokenizer.vocab_size") from None
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(model.getvalue())
+    os.replace(tmp, path)
+
+
+def _train_spm(sentences, model, vocab_size, model_type, languages, extra_symbols) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
         character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
@@ -54,10 +71,6 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
         byte_fallback=True,
         # Keep vocab_size a hard limit only where the corpus allows it.
         hard_vocab_limit=False)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(model.getvalue())
-    os.replace(tmp, path)
 
 
 def _valid_utf8(text: str) -> str:

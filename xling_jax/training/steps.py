@@ -87,9 +87,14 @@ def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, l
     (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False, task_names)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+    metrics["grad_norm"] = global_norm(grads)
     metrics["learning_rate"] = schedule(state.step)
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+
+def global_norm(tree) -> jax.Array:
+    """The L2 norm of all leaves together (what train.grad_clip clips)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(tree)))
 
 
 def eval_step(params, batch, *, model):

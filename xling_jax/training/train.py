@@ -23,21 +23,26 @@ from xling_jax.training.validate import validate
 def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokenizer:
     """Loads WORKDIR's vocabulary (tokenizer.model, or Marian's files after `xling import marian`),
     training a sentencepiece model on the train split of every language first if there is none."""
-    path = os.path.join(workdir, tokenizer_lib.FILENAME)
     if not tokenizer_lib.exists(workdir):
         dirs = mixture.directions(config.data, data_dir)
         files = mixture.monolingual_files(config.data)
         languages = sorted(set(mixture.languages(dirs)) | {lang for _, lang in files})
         sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files,
                                              config.data.train_pairs)
-        if jax.process_index() == 0:
-            print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
-                  f"sentences ({', '.join(languages)})", file=sys.stderr)
-            tokenizer_lib.train(sentences, path, config.tokenizer.vocab_size, languages,
-                                config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed,
-                                tokenizer_lib.special_symbols(config.tokenizer.sentinels))
-        _sync("tokenizer")
+        train_tokenizer(config, workdir, sentences, languages)
     return tokenizer_lib.load(workdir)
+
+
+def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> None:
+    """Writes WORKDIR/tokenizer.model (config.tokenizer, with a tag per language); process 0 trains it
+    while the other processes wait."""
+    if jax.process_index() == 0:
+        print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
+              f"sentences ({', '.join(languages)})", file=sys.stderr)
+        tokenizer_lib.train(sentences, os.path.join(workdir, tokenizer_lib.FILENAME), config.tokenizer.vocab_size,
+                            languages, config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed,
+                            tokenizer_lib.special_symbols(config.tokenizer.sentinels))
+    _sync("tokenizer")
 
 
 def _sync(name: str) -> None:

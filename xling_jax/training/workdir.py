@@ -39,20 +39,26 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 
 def save_config(workdir: str, config: ml_collections.ConfigDict, fixed=FIXED_SECTIONS) -> None:
     """Writes config.json, refusing to mix a different model/data/tokenizer into an existing run
-    (the `fixed` sections)."""
+    (the `fixed` sections or dotted keys, e.g. "classify.pooling")."""
     path = os.path.join(workdir, CONFIG_FILE)
     if os.path.isfile(path):
         old = load_config(workdir).to_dict()
         new = config.to_dict()
-        changed = [k for k in fixed if old.get(k) != new.get(k)]
+        changed = [k for k in fixed if _get(old, k) != _get(new, k)]
         if changed:
-            diffs = _diff({k: old.get(k) for k in changed}, {k: new.get(k) for k in changed})
+            diffs = _diff({k: _get(old, k) for k in changed}, {k: _get(new, k) for k in changed})
             raise UserError(f"{workdir} already holds a run with another {'/'.join(changed)} config "
                             f"({'; '.join(diffs[:3])}); use a new --workdir or the original config")
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(loading.to_json(config))
     os.replace(tmp, path)
+
+
+def _get(config: dict, key: str):
+    for part in key.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
 
 
 def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
