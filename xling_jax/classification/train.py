@@ -26,6 +26,7 @@ from xling_jax.model.classifier import build_classifier
 from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
+from xling_jax.training import train as train_lib
 from xling_jax.training.train import train_tokenizer
 from xling_jax.training.validate import validate
 
@@ -179,14 +180,7 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     predictor = _Predictor(model, mesh)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints)
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-    if mngr.latest_step() is not None:
-        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng))
-        print(f"Resuming from step {int(state.step)} in {workdir}")
-    else:
-        state = init(init_rng)
-        if fine_tune:
-            state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir),
-                                                        replicated))
+    state = train_lib.resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, replicated)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     best = checkpoints.best_record(workdir)
 

@@ -45,6 +45,19 @@ def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> No
     _sync("tokenizer")
 
 
+def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, sharding, data_iter=None):
+    """The state of WORKDIR's latest checkpoint (and `data_iter`'s position), else a new one, with
+    init_from's params loaded into it when `fine_tune`."""
+    if mngr.latest_step() is not None:
+        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter)
+        print(f"Resuming from step {int(state.step)} in {workdir}")
+        return state
+    state = init(init_rng)
+    if fine_tune:
+        state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir), sharding))
+    return state
+
+
 def _sync(name: str) -> None:
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
@@ -136,15 +149,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 jax.eval_shape(init, init_rng).params)
         state = init(init_rng).replace(params=checkpoints.restore_params(workdir, abstract, 0)[0])
         print(f"Fine-tuning the params imported into {workdir}")
-    elif mngr.latest_step() is not None:
-        abstract = jax.eval_shape(init, init_rng)
-        state = checkpoints.restore(mngr, abstract, data_iter)
-        print(f"Resuming from step {int(state.step)} in {workdir}")
     else:
-        state = init(init_rng)
-        if fine_tune:
-            state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir),
-                                                        replicated))
+        state = resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, replicated, data_iter)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     translator = Translator(model, state.params, tokenizer, config.decode) if config.eval_bleu else None
     best = checkpoints.best_record(workdir)
