@@ -74,3 +74,11 @@ def test_mask_and_sentinels_are_control_symbols(tok, tmp_path):
     with_sentinels = Tokenizer(path)
     ids = [with_sentinels.symbol_id(tokenizer_lib.sentinel(i)) for i in range(3)]
     assert len(set(ids)) == 3 and with_sentinels.symbol_id(tokenizer_lib.MASK) not in ids
+
+
+def test_a_vocabulary_too_small_for_the_characters_is_a_user_error(tmp_path):
+    from xling_jax.data import tokenizer as tokenizer_lib
+    from xling_jax.errors import UserError
+    chinese = ["".join(chr(0x4E00 + i + j) for j in range(20)) for i in range(0, 1000, 20)]  # 1,000 characters
+    with pytest.raises(UserError, match=r"tokenizer.vocab_size=300 is too small: .* well above 1\d\d\d"):
+        tokenizer_lib.train(chinese, str(tmp_path / "t.model"), 300, ["zh"])

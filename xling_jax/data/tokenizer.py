@@ -8,6 +8,7 @@ interface below: source side `encode`, target side `encode_target` and `decode`,
 import io
 import os
 import random
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -44,16 +45,25 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
     if len(sentences) > max_sentences:
         sentences = random.Random(seed).sample(sentences, max_sentences)
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
-        character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
-        # Control symbols, not user-defined ones: a literal "<2es>" in a sentence must not turn into the tag.
-        control_symbols=[lang_tag(l) for l in languages] + list(extra_symbols), normalization_rule_name="nmt_nfkc",
-        num_threads=os.cpu_count() or 1, minloglevel=2,
-        # Characters outside the vocabulary become UTF-8 byte pieces instead of <unk>: no text is lost.
-        byte_fallback=True,
-        # Keep vocab_size a hard limit only where the corpus allows it.
-        hard_vocab_limit=False)
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type=model_type,
+            character_coverage=0.9999, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
+            # Control symbols, not user-defined ones: a literal "<2es>" in a sentence must not turn into the tag.
+            control_symbols=[lang_tag(l) for l in languages] + list(extra_symbols),
+            normalization_rule_name="nmt_nfkc", num_threads=os.cpu_count() or 1, minloglevel=2,
+            # Characters outside the vocabulary become UTF-8 byte pieces instead of <unk>: no text is lost.
+            byte_fallback=True,
+            # Keep vocab_size a hard limit only where the corpus allows it.
+            hard_vocab_limit=False)
+    except RuntimeError as e:  # the one a config can cause: each covered character needs a piece
+        needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(e))
+        if not needed:
+            raise
+        from xling_jax.errors import UserError
+        raise UserError(f"tokenizer.vocab_size={vocab_size} is too small: the training text needs "
+                        f"{needed.group(1)} pieces for its characters alone (Chinese has thousands); raise it "
+                        f"well above {needed.group(1)}") from None
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(model.getvalue())
