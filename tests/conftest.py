@@ -41,3 +41,20 @@ def read_built(builder):
         source = loaded.as_data_source(split)
         out[split] = [{k: v.decode("utf-8") for k, v in source[i].items()} for i in range(len(source))]
     return loaded, out
+
+
+def untrained_run(workdir, config, tokenizer_path) -> str:
+    """WORKDIR holding `config`, the tokenizer and random step-0 params (as `xling import` writes a run):
+    for tests that need a model to decode with, not a trained one."""
+    from xling_jax.bench.decode import random_params
+    from xling_jax.data.tokenizer import Tokenizer
+    from xling_jax.model import build_model
+    from xling_jax.training import checkpoints, workdir as workdir_lib
+    workdir = str(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    shutil.copy(tokenizer_path, os.path.join(workdir, "tokenizer.model"))
+    tokenizer = Tokenizer(tokenizer_path)
+    model = build_model(config.model, tokenizer.vocab_size)
+    workdir_lib.save_config(workdir, config)
+    checkpoints.save_params(workdir, config, random_params(model, config.seed, tokenizer.pad_id))
+    return workdir

@@ -20,6 +20,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.both_directions = True  # each mixture entry also trains in reverse
     c.data.temperature = 1.0  # direction sampling p_i ~ n_i^(1/T): 1 = proportional, large = uniform
     c.data.sources = ml_collections.ConfigDict()  # NAME -> build options of gettext/NAME, parallel_text/NAME
+    # Back-translated datasets (`xling backtranslate`, or parallel_text with a `synthetic` language) in the
+    # mixture: their share of the translation pairs (0 < r < 1; 0: sampled by size like the rest, see
+    # data.temperature), and whether their sources carry <BT> after the target tag (tagged back-translation).
+    c.data.bt_ratio = 0.0
+    c.data.bt_tag = True
     c.data.max_len = 96  # tokens per source/target row; longer training pairs are dropped
     c.data.pack = True  # pack several pairs into each row (segment ids keep them apart)
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size

@@ -184,6 +184,8 @@ class Dataset:
         info = self._builder.info
         self.description = info.description or ""
         self.languages = _languages(ref, info)
+        # The language whose text is machine-translated (a back-translated parallel_text dataset), if any.
+        self.synthetic = (info.metadata or {}).get("synthetic")
         self.splits = {name: s.num_examples for name, s in info.splits.items()}
         # Two-language Translation datasets (the TFDS catalog) have both sides in every record.
         self._complete = isinstance(info.features, tfds.features.Translation) and len(self.languages) == 2

@@ -73,7 +73,7 @@ def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: 
     if data_dir:
         dc.data_dir = data_dir
     data_dir = mixture.ensure_built(dc)
-    dirs = mixture.directions(dc, data_dir)
+    dirs = mixture.evaluated(mixture.directions(dc, data_dir))
     other = _load_other_run(compare, split, [d.key(mixture.is_qualified(dirs)) for d in dirs]) if compare else None
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
     out_dir = os.path.join(run.workdir, "eval", split)
