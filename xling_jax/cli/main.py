@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--compare", default=None, metavar="OTHER_WORKDIR",
                     help="also score OTHER_WORKDIR's hypotheses of the same split (evaluate it first) and "
                          "print both scores, the difference and the paired-bootstrap p-value")
+    ev.add_argument("--dataset", default=None, help="score on this dataset instead (default: the run's own); "
+                                                    "results go to WORKDIR/eval/SPLIT/DATASET/")
+    ev.add_argument("--directions", default="", help="comma-separated SRC-TGT to score instead of the run's "
+                                                     "own, e.g. es-de,de-fr,fr-zh (zero-shot directions)")
+    ev.add_argument("--pivot", default=None, metavar="LANG",
+                    help="also translate each direction through LANG with the same model (src->LANG->tgt) "
+                         "and score it next to the direct translation")
     _add_decode_flags(ev)
 
     imp = sub.add_parser("import", help="bring a model from another toolkit into a new workdir").add_subparsers(
@@ -263,8 +270,15 @@ def cmd_eval(args) -> None:
     from xling_jax.evaluation.bleu import evaluate
     run = load_run(args.workdir, _step(args.step))
     _apply_decode_flags(args, run.config.decode)
-    results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare)
+    results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare,
+                       dataset=args.dataset, directions=cli_data.csv(args.directions), pivot=args.pivot)
     print(json.dumps(results, indent=2))
+    if args.pivot:
+        print(f"{'direction':<12}{'direct BLEU':>12}{'chrF++':>8}{f'via {args.pivot} BLEU':>14}{'chrF++':>8}",
+              file=sys.stderr)
+        for key, r in results["directions"].items():
+            print(f"{key:<12}{r['bleu']:>12.2f}{r['chrf']:>8.2f}{r['pivot']['bleu']:>14.2f}{r['pivot']['chrf']:>8.2f}",
+                  file=sys.stderr)
     if args.compare:
         for key, r in results["directions"].items():
             for name, c in r["compare"].items():
