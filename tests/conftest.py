@@ -112,3 +112,20 @@ def tiny_libreoffice_dir(tmp_path_factory):
         mp.setattr(download, "deb_versions", lambda *a, **k: {})
         builder.build(data_dir)
     return data_dir
+
+
+def untrained_run(workdir, config, tokenizer_path) -> str:
+    """WORKDIR holding `config`, the tokenizer and random step-0 params (as `xling import` writes a run):
+    for tests that need a model to decode with, not a trained one."""
+    from xling_jax.bench.decode import random_params
+    from xling_jax.data.tokenizer import Tokenizer
+    from xling_jax.model import build_model
+    from xling_jax.training import checkpoints, workdir as workdir_lib
+    workdir = str(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    shutil.copy(tokenizer_path, os.path.join(workdir, "tokenizer.model"))
+    tokenizer = Tokenizer(tokenizer_path)
+    model = build_model(config.model, tokenizer.vocab_size)
+    workdir_lib.save_config(workdir, config)
+    checkpoints.save_params(workdir, config, random_params(model, config.seed, tokenizer.pad_id))
+    return workdir

@@ -86,6 +86,11 @@ def test_line_aligned_files(tmp_path):
     assert builder.skipped.samples["invalid UTF-8"] == [f"{de}:5", f"{de}:5"]
     assert builder.skipped.samples["unpaired line (the files have different line counts)"] == [
         f"{en}:6", f"{fr}:6", f"{en}:6"]
+    # Languages in file order (not sorted) pair either way round.
+    from xling_jax.data import registry
+    ds = registry.Dataset("parallel_text/three", builder.data_dir)
+    for a, b in (("en", "de"), ("de", "en"), ("fr", "de"), ("de", "fr")):
+        assert ds.pair_index("train", a, b).tolist() == [0, 1, 2]
 
 
 def test_huge_line_is_skipped_without_reading_it_whole(tmp_path):

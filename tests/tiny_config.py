@@ -5,8 +5,8 @@ Run:  xling train --config tests/tiny_config.py --workdir /tmp/tiny
 from xling_jax.configs.default import get_config as default_config
 
 
-def get_config():
-    c = default_config()
+def shrink(c):
+    """Tiny sizes (model, vocabulary, steps, decoding) for any config: what tests run experiments at."""
     c.data.max_len = 32
     c.tokenizer.vocab_size = 600
     c.tokenizer.max_sentences = 20_000
@@ -27,3 +27,7 @@ def get_config():
     c.decode.max_len_a = 1.0
     c.decode.max_len_b = 4
     return c
+
+
+def get_config():
+    return shrink(default_config())

@@ -21,6 +21,8 @@ def add_parsers(sub) -> None:
     build.add_argument("--source", default="", help="gettext: folder with .po/.mo catalogs")
     build.add_argument("--languages", default="", help="gettext: codes to keep; parallel_text: the column/"
                                                        "file languages in order, e.g. en,de")
+    build.add_argument("--synthetic", default="", help="parallel_text: the language whose side is machine-"
+                                                      "translated (back-translation; see xling backtranslate)")
     for split in ("train", "dev", "test"):
         build.add_argument(f"--{split}", default="", help=f"parallel_text: {split} TSV file, or one line-aligned "
                                                           "file per language, comma-separated")
@@ -38,7 +40,8 @@ def _data_dir_arg(p) -> None:
     p.add_argument("--data_dir", default="", help="default: $XLING_DATA_DIR or ~/.cache/xling_jax/datasets")
 
 
-def _csv(text: str) -> list[str]:
+def csv(text: str) -> list[str]:
+    """Items of a comma-separated flag, stripped; empty ones dropped."""
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
@@ -55,14 +58,16 @@ def build_options(args) -> tuple[str, dict | None]:
     if family == "gettext":
         if not args.source:
             raise UserError("`xling data build gettext` needs --source DIR, a folder with .po/.mo catalogs")
-        options = {"source": args.source, "languages": _csv(args.languages) or None}
+        options = {"source": args.source, "languages": csv(args.languages) or None}
     else:
         if not args.train or not args.languages:
             raise UserError("`xling data build parallel_text` needs --languages L1,L2 and --train FILE "
                             "(a TSV, or one line-aligned file per language: --train a.en,a.de)")
-        options = {"languages": _csv(args.languages)}
+        options = {"languages": csv(args.languages)}
+        if args.synthetic:
+            options["synthetic"] = args.synthetic
         for split in ("train", "dev", "test"):
-            files = _csv(getattr(args, split))
+            files = csv(getattr(args, split))
             if files:
                 options[split] = files[0] if len(files) == 1 else files
     return f"{family}/{name}", options

@@ -1,4 +1,4 @@
-"""`xling`: data, train, classify, translate, eval, bench, import, export.
+"""`xling`: data, train, classify, translate, backtranslate, eval, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -58,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--output", default=None, help="file to write (default: stdout)")
     _add_decode_flags(tr)
 
+    bt = sub.add_parser("backtranslate", help="translate monolingual text into synthetic sources: a "
+                                              "back-translated dataset parallel_text/NAME",
+                        description="Translates --input (text in --tgt, the language the final model writes) "
+                                    "into --src with a trained run, and builds the pairs as parallel_text/NAME "
+                                    "with its --src side marked synthetic. Train on it with data.mixture entry "
+                                    "parallel_text/NAME:SRC-TGT (sources tagged <BT>, share set by "
+                                    "data.bt_ratio).")
+    bt.add_argument("--workdir", required=True, help="a trained run that translates --tgt into --src")
+    bt.add_argument("--src", required=True, help="language of the synthetic sources (what the run writes)")
+    bt.add_argument("--tgt", required=True, help="language of --input (the real targets)")
+    bt.add_argument("--input", required=True, help="monolingual text, one sentence or paragraph a line")
+    bt.add_argument("--out", required=True, help="folder to write train.SRC, train.TGT and backtranslation.json")
+    bt.add_argument("--name", default=None, help="dataset name: it becomes parallel_text/NAME (default: --out's "
+                                                 "folder name)")
+    bt.add_argument("--data_dir", default="", help="where the dataset is built (default: $XLING_DATA_DIR or "
+                                                   "~/.cache/xling_jax/datasets)")
+    bt.add_argument("--step", default=None, help="checkpoint step, or `best` (default: latest)")
+    _add_decode_flags(bt)
+
     ev = sub.add_parser("eval", help="sacreBLEU and chrF++ per direction on a dataset split")
     ev.add_argument("--workdir", required=True)
     ev.add_argument("--split", default="test")
@@ -67,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--compare", default=None, metavar="OTHER_WORKDIR",
                     help="also score OTHER_WORKDIR's hypotheses of the same split (evaluate it first) and "
                          "print both scores, the difference and the paired-bootstrap p-value")
+    ev.add_argument("--dataset", default=None, help="score on this dataset instead (default: the run's own); "
+                                                    "results go to WORKDIR/eval/SPLIT/DATASET/")
+    ev.add_argument("--directions", default="", help="comma-separated SRC-TGT to score instead of the run's "
+                                                     "own, e.g. es-de,de-fr,fr-zh (zero-shot directions)")
+    ev.add_argument("--pivot", default=None, metavar="LANG",
+                    help="also translate each direction through LANG with the same model (src->LANG->tgt) "
+                         "and score it next to the direct translation")
     _add_decode_flags(ev)
 
     imp = sub.add_parser("import", help="bring a model from another toolkit into a new workdir").add_subparsers(
@@ -191,28 +217,41 @@ def _read_lines(path: str | None) -> list[str]:
     return [l.rstrip("\r") for l in lines]
 
 
+def _warn(msg: str) -> None:
+    print(f"xling: warning: {msg}", file=sys.stderr)
+
+
+def _with_progress(total: int, fn):
+    """fn(progress) under a progress bar on stderr; progress(n) says n more sentences are done."""
+    from rich.console import Console
+    from rich.progress import Progress
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("translating", total=total)
+        return fn(lambda n: bar.advance(task, n))
+
+
+def _step(text: str | None):
+    """--step: None (latest), "best" or a checkpoint number."""
+    if text is None or text == "best":
+        return text
+    if not text.isdigit():
+        raise UserError(f"--step {text!r}: give a checkpoint step number or `best`")
+    return int(text)
+
+
 def cmd_translate(args) -> None:
+    from xling_jax.data import mixture
     from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
     run = load_run(args.workdir)
-    from xling_jax.data import mixture
-    languages = mixture.named_languages(run.config.data)
-    for flag, lang in (("--src", args.src), ("--tgt", args.tgt)):
-        if lang not in languages:
-            raise UserError(f"{flag} {lang!r}: this model knows {', '.join(languages)}")
+    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)])
     _apply_decode_flags(args, run.config.decode)
     lines = _read_lines(args.input)
-    warn = lambda msg: print(f"xling: warning: {msg}", file=sys.stderr)
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
     if args.input:
-        from rich.progress import Progress
-        from rich.console import Console
-        with Progress(transient=True, console=Console(stderr=True)) as bar:
-            task = bar.add_task("translating", total=len(lines))
-            outputs = translator.translate_nbest(lines, args.tgt, progress=lambda n: bar.advance(task, n),
-                                                 warn=warn)
+        outputs = _with_progress(len(lines), lambda p: translator.translate_nbest(lines, args.tgt, p, _warn))
     else:
-        outputs = translator.translate_nbest(lines, args.tgt, warn=warn)
+        outputs = translator.translate_nbest(lines, args.tgt, warn=_warn)
     if run.config.decode.nbest > 1:
         text = "".join(f"{i} ||| {h.replace(chr(10), ' ')} ||| {s:.4f}\n"
                        for i, hyps in enumerate(outputs) for h, s in hyps)
@@ -226,18 +265,33 @@ def cmd_translate(args) -> None:
         sys.stdout.flush()
 
 
+def cmd_backtranslate(args) -> None:
+    from xling_jax.data.backtranslation import backtranslate, monolingual_lines
+    from xling_jax.decoding.load import load_run
+    run = load_run(args.workdir, _step(args.step))
+    _apply_decode_flags(args, run.config.decode)
+    total = len(monolingual_lines(args.input))
+    record = _with_progress(total, lambda p: backtranslate(run, args.src, args.tgt, args.input, args.out, args.name,
+                                                           args.data_dir or None, p, _warn))
+    print(json.dumps(record, indent=2))
+    print(f"Built {record['dataset']} ({record['pairs']:,} pairs); train on it with data.mixture entry "
+          f"{record['mixture_entry']!r} (data.bt_ratio sets its share)", file=sys.stderr)
+
+
 def cmd_eval(args) -> None:
     from xling_jax.decoding.load import load_run
     from xling_jax.evaluation.bleu import evaluate
-    step = args.step
-    if step is not None and step != "best":
-        if not step.isdigit():
-            raise UserError(f"--step {step!r}: give a checkpoint step number or `best`")
-        step = int(step)
-    run = load_run(args.workdir, step)
+    run = load_run(args.workdir, _step(args.step))
     _apply_decode_flags(args, run.config.decode)
-    results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare)
+    results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare,
+                       dataset=args.dataset, directions=cli_data.csv(args.directions), pivot=args.pivot)
     print(json.dumps(results, indent=2))
+    if args.pivot:
+        print(f"{'direction':<12}{'direct BLEU':>12}{'chrF++':>8}{f'via {args.pivot} BLEU':>14}{'chrF++':>8}",
+              file=sys.stderr)
+        for key, r in results["directions"].items():
+            print(f"{key:<12}{r['bleu']:>12.2f}{r['chrf']:>8.2f}{r['pivot']['bleu']:>14.2f}{r['pivot']['chrf']:>8.2f}",
+                  file=sys.stderr)
     if args.compare:
         for key, r in results["directions"].items():
             for name, c in r["compare"].items():
@@ -278,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_classify(args, overrides)
         elif args.command == "translate":
             cmd_translate(args)
+        elif args.command == "backtranslate":
+            cmd_backtranslate(args)
         elif args.command == "eval":
             cmd_eval(args)
         elif args.command == "import":

@@ -23,6 +23,11 @@ def get_config() -> ml_collections.ConfigDict:
     # A low-resource corpus: a fixed random subset of N training pairs per language pair (0: all); the
     # vocabulary and the denoising tasks see only its text too (see data/pipeline.py, pair_index).
     c.data.train_pairs = 0
+    # Back-translated datasets (`xling backtranslate`, or parallel_text with a `synthetic` language) in the
+    # mixture: their share of the translation pairs (0 < r < 1; 0: sampled by size like the rest, see
+    # data.temperature), and whether their sources carry <BT> after the target tag (tagged back-translation).
+    c.data.bt_ratio = 0.0
+    c.data.bt_tag = True
     c.data.max_len = 96  # tokens per source/target row; longer training pairs are dropped
     c.data.pack = True  # pack several pairs into each row (segment ids keep them apart)
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size

@@ -121,6 +121,12 @@ class MarianVocab:
             raise KeyError(lang)
         return i
 
+    def symbol_id(self, piece: str, why: str = "an imported Marian vocabulary has only its own symbols") -> int:
+        """Id of a source-side symbol such as `<BT>`; a UserError (ending in `why`) if the vocabulary lacks it."""
+        if piece not in self.source.ids:
+            raise UserError(f"the vocabulary {self.path} has no {piece} symbol: {why}")
+        return self.source.ids[piece]
+
     def source_prefix(self, tgt_lang: str) -> list[int]:
         """`>>tgt_lang<<` for a multilingual model (KeyError if it lacks that language); nothing for a bilingual one."""
         return [self.tag_id(tgt_lang)] if self.languages() else []

@@ -5,6 +5,11 @@
 An empty mixture means `data.name` with exactly the directions in `data.directions`.
 Directions are sampled with temperature T: p_i ∝ n_i^(1/T) over their training pairs
 (T=1 proportional to size, large T close to uniform).
+
+Back-translated data (a dataset whose metadata names a `synthetic` language, as `xling
+backtranslate` builds it) trains only from its synthetic side to its real side: both_directions
+does not reverse it, since the model must not learn to write machine translations. With
+`data.bt_ratio` r > 0 its directions get r of the samples in all, the real ones 1 - r.
 """
 import dataclasses
 
@@ -19,6 +24,7 @@ class Direction:
     dataset: str
     src: str
     tgt: str
+    backtranslated: bool = False  # the source is a machine translation of the (real) target
 
     @property
     def pair(self) -> str:
@@ -29,31 +35,27 @@ class Direction:
         return f"{self.dataset}:{self.pair}" if qualified else self.pair
 
 
-def _entries(data_config) -> list[tuple[str, str]]:
-    """(dataset, 'SRC-TGT') entries of the config, reverse directions added where asked."""
+def _entries(data_config) -> list[tuple[str, str, bool]]:
+    """(dataset, 'SRC-TGT', written) entries of the config, reverse directions added where asked
+    (`written` is False for a reverse that only both_directions asks for)."""
     if not data_config.mixture:
-        return [(data_config.name, d) for d in data_config.directions]
-    out = []
+        return [(data_config.name, d, True) for d in data_config.directions]
+    out = {}
     for entry in data_config.mixture:
         ref, sep, direction = entry.rpartition(":")
         if not sep or not ref:
             raise UserError(f"bad data.mixture entry {entry!r}: write DATASET:SRC-TGT, e.g. libreoffice_help:en-de")
-        out.append((ref, direction))
+        out[(ref, direction)] = True
         if data_config.both_directions:
             src, _, tgt = direction.partition("-")
-            out.append((ref, f"{tgt}-{src}"))
-    seen, unique = set(), []
-    for e in out:
-        if e not in seen:
-            seen.add(e)
-            unique.append(e)
-    return unique
+            out.setdefault((ref, f"{tgt}-{src}"), False)
+    return [(ref, d, written) for (ref, d), written in out.items()]
 
 
 def dataset_refs(data_config) -> list[str]:
     """The datasets a config reads, in first-mention order (no dataset needs to be built)."""
     refs = []
-    for ref, _ in _entries(data_config):
+    for ref, _, _ in _entries(data_config):
         registry.split_ref(ref)
         if ref not in refs:
             refs.append(ref)
@@ -62,16 +64,36 @@ def dataset_refs(data_config) -> list[str]:
 
 def named_languages(data_config) -> list[str]:
     """Language codes the config names (no dataset needs to be built)."""
-    return sorted({l for _, d in _entries(data_config) for l in d.split("-") if l})
+    return sorted({l for _, d, _ in _entries(data_config) for l in d.split("-") if l})
+
+
+def check_known(data_config, flags) -> None:
+    """UserError unless every language, with the flag that gave it ([("--src", "es"), ...]), is one the run
+    trains on."""
+    known = named_languages(data_config)
+    for flag, lang in flags:
+        if lang not in known:
+            raise UserError(f"{flag} {lang!r}: this model knows {', '.join(known)}")
 
 
 def directions(data_config, data_dir: str | None = None) -> list[Direction]:
     """All training directions, with language codes checked against the built datasets."""
     out = []
-    for ref, d in _entries(data_config):
+    for ref, d, written in _entries(data_config):
         (src, tgt), = registry.parse_directions(ref, [d], data_dir)
-        out.append(Direction(ref, src, tgt))
+        synthetic = registry.open_dataset(ref, data_dir).synthetic
+        if synthetic == tgt:
+            if written:
+                raise UserError(f"data.mixture entry {ref}:{d} would teach the model to write machine "
+                                f"translations: the {tgt} side of {ref} is back-translated; write {ref}:{tgt}-{src}")
+            continue  # both_directions does not reverse back-translated data
+        out.append(Direction(ref, src, tgt, backtranslated=synthetic == src))
     return out
+
+
+def evaluated(dirs: list[Direction]) -> list[Direction]:
+    """The directions scored on dev/test: a back-translated one has no human source to score on."""
+    return [d for d in dirs if not d.backtranslated]
 
 
 def is_qualified(dirs: list[Direction]) -> bool:
@@ -91,6 +113,24 @@ def temperature_weights(sizes, temperature: float) -> np.ndarray:
     if w.sum() == 0:
         raise UserError("no training pairs in any direction of the mixture")
     return w / w.sum()
+
+
+def sampling_rates(sizes, backtranslated, temperature: float, bt_ratio: float = 0.0) -> np.ndarray:
+    """Each direction's sampling rate: by temperature over all directions or, with bt_ratio r > 0,
+    r over the back-translated directions and 1 - r over the real ones (each group by temperature),
+    so that the share of synthetic pairs does not depend on how many were made."""
+    if not bt_ratio:
+        return temperature_weights(sizes, temperature)
+    if not 0 < bt_ratio < 1:
+        raise UserError(f"data.bt_ratio must be in [0, 1), got {bt_ratio}")
+    sizes, synthetic = np.asarray(sizes), np.asarray(backtranslated, bool)
+    rates = np.zeros(len(sizes))
+    for group, share, what in ((synthetic, bt_ratio, "back-translated"), (~synthetic, 1 - bt_ratio, "real")):
+        if not sizes[group].sum():
+            raise UserError(f"data.bt_ratio={bt_ratio} but the mixture has no {what} training pairs; "
+                            "back-translated data comes from `xling backtranslate` (see README)")
+        rates[group] = share * temperature_weights(sizes[group], temperature)
+    return rates
 
 
 def source_options(data_config, ref: str) -> dict | None:

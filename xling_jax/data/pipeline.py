@@ -2,8 +2,8 @@
 
 A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 `_segment_ids` (0 = padding) and `_positions`. Inputs start with the target
-language tag (`tokenizer.source_prefix`; none for a bilingual Marian model); both sides end with
-the tokenizer's EOS.
+language tag (`tokenizer.source_prefix`; none for a bilingual Marian model), then `<BT>` for a
+back-translated pair (data.bt_tag); both sides end with the tokenizer's EOS.
 """
 import zlib
 from collections.abc import Sequence
@@ -12,6 +12,7 @@ import grain
 import numpy as np
 
 from xling_jax.data import bucket, mixture, registry
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer
 
 FEATURES = ("inputs", "targets")
@@ -45,18 +46,20 @@ class PairSource:
         record = self._source[self._index[i]]
         d = self._direction
         return {"direction": d.key(True), "src_lang": d.src, "tgt_lang": d.tgt, "src": record[d.src],
-                "tgt": record[d.tgt]}
+                "tgt": record[d.tgt], "backtranslated": d.backtranslated}
 
 
 def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, data_dir: str | None,
                      train_pairs: int = 0):
-    """[(dataset ref, record indices)] of the records holding `lang` text in some direction of `dirs`
-    (each record once, however many directions use it; see `pair_index` for `train_pairs`)."""
+    """[(dataset ref, record indices)] of the records holding human `lang` text in some direction of
+    `dirs` (each record once, however many directions use it; a back-translated source is no such
+    text; see `pair_index` for `train_pairs`)."""
+    dirs = [d for d in dirs if d.tgt == lang or (d.src == lang and not d.backtranslated)]
     out = []
-    for ref in dict.fromkeys(d.dataset for d in dirs if lang in (d.src, d.tgt)):
+    for ref in dict.fromkeys(d.dataset for d in dirs):
         ds = registry.open_dataset(ref, data_dir)
         out.append((ref, np.unique(np.concatenate([pair_index(ds, d, split, train_pairs) for d in dirs
-                                                   if d.dataset == ref and lang in (d.src, d.tgt)]))))
+                                                   if d.dataset == ref]))))
     return out
 
 
@@ -90,8 +93,20 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
     return out
 
 
-def encode_example(tokenizer: Tokenizer, ex: dict) -> dict:
-    inputs = tokenizer.source_prefix(ex["tgt_lang"]) + tokenizer.encode(ex["src"]) + [tokenizer.eos_id]
+def bt_id(config, tokenizer: Tokenizer, dirs: Sequence[mixture.Direction]) -> int | None:
+    """The `<BT>` id that marks back-translated sources, or None where nothing is tagged."""
+    if not config.data.bt_tag or not any(d.backtranslated for d in dirs):
+        return None
+    return tokenizer.symbol_id(tokenizer_lib.BT, "back-translated data is tagged with it (data.bt_tag); train a new "
+                                                 "vocabulary (a new workdir), or set data.bt_tag=false")
+
+
+def encode_example(tokenizer: Tokenizer, ex: dict, bt: int | None = None) -> dict:
+    """Ids of a pair; `bt` (the `<BT>` id) follows the target tag where the example is back-translated."""
+    prefix = tokenizer.source_prefix(ex["tgt_lang"])
+    if bt is not None and ex.get("backtranslated"):
+        prefix = prefix + [bt]
+    inputs = prefix + tokenizer.encode(ex["src"]) + [tokenizer.eos_id]
     targets = tokenizer.encode_target(ex["tgt"]) + [tokenizer.eos_id]
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
@@ -105,7 +120,8 @@ def mixed_dataset(config, split: str, data_dir: str | None, seed: int | None = N
     seed = config.seed if seed is None else seed
     dirs = mixture.directions(dc, data_dir)
     sources = [PairSource(d, split, data_dir, dc.train_pairs) for d in dirs]
-    rates = mixture.temperature_weights([len(s) for s in sources], dc.temperature)
+    rates = mixture.sampling_rates([len(s) for s in sources], [d.backtranslated for d in dirs], dc.temperature,
+                                   dc.bt_ratio)
     parts = [grain.MapDataset.source(s).seed(seed + i).shuffle().repeat()
              for i, s in enumerate(sources) if len(s)]
     live = rates[rates > 0]
@@ -118,9 +134,9 @@ def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_in
     """Endless batches of this process's rows: packed (data.pack) or length-bucketed."""
     from xling_jax.objectives import tasks
     dc = config.data
-    ds, _, _ = mixed_dataset(config, "train", data_dir)
+    ds, dirs, _ = mixed_dataset(config, "train", data_dir)
     local_batch = config.train.batch_size // process_count
-    ds = tasks.mix(config, tokenizer, data_dir, ds)
+    ds = tasks.mix(config, tokenizer, data_dir, ds, bt_id(config, tokenizer, dirs))
     if dc.pack:
         ds = ds[process_index::process_count]
     # Longer pairs are dropped rather than truncated: a cut target teaches the model to stop mid-sentence.

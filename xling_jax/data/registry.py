@@ -106,6 +106,7 @@ def build(ref: str, data_dir: str | None = None, install: bool = False, options:
     path = built_path(ref, data_dir)
     if path is None:
         raise UserError(f"building {ref} left no finished dataset in {data_dir}")
+    open_dataset.cache_clear()  # a rebuild replaces the folder an opened Dataset reads
     return path
 
 
@@ -183,6 +184,8 @@ class Dataset:
         info = self._builder.info
         self.description = info.description or ""
         self.languages = _languages(ref, info)
+        # The language whose text is machine-translated (a back-translated parallel_text dataset), if any.
+        self.synthetic = (info.metadata or {}).get("synthetic")
         self.splits = {name: s.num_examples for name, s in info.splits.items()}
         # Two-language Translation datasets (the TFDS catalog) have both sides in every record.
         self._complete = isinstance(info.features, tfds.features.Translation) and len(self.languages) == 2
@@ -198,7 +201,8 @@ class Dataset:
 
     def pair_index(self, split: str, src: str, tgt: str) -> np.ndarray:
         """Record indices where both languages have text and the two sides differ."""
-        return self._pair_indices(split)[tuple(sorted((src, tgt)))]
+        index = self._pair_indices(split)  # keyed in the dataset's language order, which need not be sorted
+        return index[(src, tgt)] if (src, tgt) in index else index[(tgt, src)]
 
     @functools.lru_cache(maxsize=None)
     def _pair_indices(self, split: str) -> dict[tuple[str, str], np.ndarray]:

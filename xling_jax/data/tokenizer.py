@@ -19,6 +19,7 @@ FILENAME = "tokenizer.model"
 
 
 MASK = "<mask>"  # masked-LM and mBART mask token
+BT = "<BT>"  # after the target-language tag of a back-translated (synthetic) source (Caswell et al. 2019)
 
 
 def lang_tag(lang: str) -> str:
@@ -31,8 +32,8 @@ def sentinel(i: int) -> str:
 
 
 def special_symbols(sentinels: int = 0) -> list[str]:
-    """The pretraining symbols a vocabulary carries besides its language tags."""
-    return [MASK] + [sentinel(i) for i in range(sentinels)]
+    """The control symbols a vocabulary carries besides its language tags."""
+    return [MASK, BT] + [sentinel(i) for i in range(sentinels)]
 
 
 def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Sequence[str],
@@ -104,13 +105,14 @@ class Tokenizer:
             raise KeyError(lang)
         return i
 
-    def symbol_id(self, piece: str) -> int:
-        """Id of a control symbol such as MASK or a sentinel; a clear error if the vocabulary lacks it."""
+    def symbol_id(self, piece: str, why: str = "pretraining objectives need a tokenizer trained with them "
+                                                  "(tokenizer.sentinels for T5), in a new workdir") -> int:
+        """Id of a control symbol such as MASK, BT or a sentinel; a UserError (ending in `why`) if the
+        vocabulary lacks it."""
         i = self.sp.piece_to_id(piece)
         if i == UNK_ID or not self.sp.is_control(i):
             from xling_jax.errors import UserError
-            raise UserError(f"the vocabulary {self.path} has no {piece} symbol: pretraining objectives need a "
-                            "tokenizer trained with them (tokenizer.sentinels for T5), in a new workdir")
+            raise UserError(f"the vocabulary {self.path} has no {piece} symbol: {why}")
         return i
 
     def languages(self) -> list[str]:

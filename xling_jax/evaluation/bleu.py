@@ -1,11 +1,18 @@
-"""sacreBLEU and chrF++ per direction on a dataset split, with sacrebleu's signatures."""
+"""sacreBLEU and chrF++ per direction on a dataset split, with sacrebleu's signatures.
+
+By default a run is scored on its own directions. It can also be scored on other directions of
+any dataset whose languages it knows (`directions=`, `dataset=`): for a many-to-many model
+trained on en<->xx, the zero-shot directions (es->de, ...) of a multi-way dataset. With
+`pivot=en` each of those is also translated through English with the same model (src->en->tgt)
+and scored next to the direct translation.
+"""
 import hashlib
 import json
 import os
 
 import sacrebleu
 
-from xling_jax.data import mixture
+from xling_jax.data import mixture, registry
 from xling_jax.data.pipeline import PairSource
 from xling_jax.decoding.load import Run
 from xling_jax.decoding.translate import Translator
@@ -39,8 +46,19 @@ def hyp_filename(key: str) -> str:
     return key.replace("/", "_").replace(":", "_") + ".hyp"
 
 
-def read_hypotheses(workdir: str, split: str, key: str) -> list[str]:
-    path = os.path.join(workdir, "eval", split, hyp_filename(key))
+def pivot_filename(key: str, pivot: str, intermediate: bool = False) -> str:
+    """`es-de.via-en.hyp` (the target text) or `es-de.via-en.intermediate.hyp` (the pivot-language text)."""
+    return hyp_filename(f"{key}.via-{pivot}" + (".intermediate" if intermediate else ""))
+
+
+def eval_dir(workdir: str, split: str, dataset: str | None = None) -> str:
+    """WORKDIR/eval/SPLIT for the run's own directions; WORKDIR/eval/SPLIT/DATASET for chosen ones."""
+    out = os.path.join(workdir, "eval", split)
+    return os.path.join(out, dataset.replace("/", "_")) if dataset else out
+
+
+def read_hypotheses(workdir: str, split: str, key: str, dataset: str | None = None) -> list[str]:
+    path = os.path.join(eval_dir(workdir, split, dataset), hyp_filename(key))
     if not os.path.isfile(path):
         raise UserError(f"{path} is missing: evaluate that run on the same split first "
                         f"(xling eval --workdir {workdir} --split {split})")
@@ -48,55 +66,112 @@ def read_hypotheses(workdir: str, split: str, key: str) -> list[str]:
         return f.read().split("\n")[:-1]
 
 
+def _write_lines(path: str, texts: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(t.replace("\n", " ") + "\n" for t in texts)
+
+
+def split_pairs(direction, split: str, data_dir: str, limit: int = 0) -> tuple[list[str], list[str]]:
+    """(sources, references) of a direction's split: its first `limit` pairs (0: all)."""
+    source = PairSource(direction, split, data_dir)
+    n = len(source) if not limit else min(limit, len(source))
+    pairs = [source[i] for i in range(n)]
+    return [p["src"] for p in pairs], [p["tgt"] for p in pairs]
+
+
 def translate_split(translator: Translator, dirs, split: str, data_dir: str, limit: int = 0, progress=None):
     """{direction key: (target language, references, hypotheses)} for every direction of a run."""
     qualified = mixture.is_qualified(dirs)
     out = {}
     for d in dirs:
-        source = PairSource(d, split, data_dir)
-        n = len(source) if not limit else min(limit, len(source))
-        pairs = [source[i] for i in range(n)]
-        hyps = translator.translate([p["src"] for p in pairs], d.tgt, progress=progress)
-        out[d.key(qualified)] = (d.tgt, [p["tgt"] for p in pairs], hyps)
+        sources, refs = split_pairs(d, split, data_dir, limit)
+        out[d.key(qualified)] = (d.tgt, refs, translator.translate(sources, d.tgt, progress=progress))
     return out
 
 
+def translate_via(translator: Translator, texts: list[str], pivot: str, tgt_lang: str,
+                  progress=None) -> tuple[list[str], list[str]]:
+    """(pivot-language translations, their translations into tgt_lang): src -> pivot -> tgt, one model."""
+    middle = translator.translate(texts, pivot, progress=progress)
+    return middle, translator.translate(middle, tgt_lang, progress=progress)
+
+
+def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pivot: str | None):
+    """The directions `pairs` (['es-de', ...]; default: the run's own) of `dataset` (default: the run's
+    only dataset), checked against the dataset and the languages the run knows (the pivot too)."""
+    refs = mixture.dataset_refs(data_config)
+    if not dataset:
+        if len(refs) > 1:
+            raise UserError(f"--directions: name the dataset (--dataset); this run trains on {', '.join(refs)}")
+        dataset = refs[0]
+    registry.ensure_built(dataset, data_dir, options=mixture.source_options(data_config, dataset))
+    pairs = list(pairs) or list(dict.fromkeys(d.pair for d in mixture.evaluated(
+        mixture.directions(data_config, data_dir))))
+    dirs = [mixture.Direction(dataset, src, tgt) for src, tgt in registry.parse_directions(dataset, pairs, data_dir)]
+    mixture.check_known(data_config, [("--directions", lang) for d in dirs for lang in (d.src, d.tgt)]
+                        + ([("--pivot", pivot)] if pivot else []))
+    for d in dirs:
+        if pivot in (d.src, d.tgt):
+            raise UserError(f"--pivot {pivot}: direction {d.pair} already has it at one end; pivot directions "
+                            "between two other languages")
+    return list(dict.fromkeys(dirs))
+
+
 def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: int = 0,
-             progress=None, compare: str | None = None) -> dict:
+             progress=None, compare: str | None = None, dataset: str | None = None, directions=(),
+             pivot: str | None = None) -> dict:
     """Translates every direction of the run on `split`, writes hypotheses and scores, returns the scores.
 
     Directions are named `en-es`, or `DATASET:en-es` when the run mixes several datasets. With
     `compare` (another run's workdir, evaluated on the same split), each direction also gets that
     run's scores, the difference and the paired-bootstrap p-value.
+
+    With `dataset` or `directions` (['es-de', ...]) those directions are scored instead, into
+    eval/SPLIT/DATASET/. With `pivot` each of them is also translated through the pivot language:
+    its scores go under the direction's `pivot`, its texts to `KEY.via-PIVOT.hyp` and
+    `KEY.via-PIVOT.intermediate.hyp`.
     """
     dc = run.config.data
     if data_dir:
         dc.data_dir = data_dir
     data_dir = mixture.ensure_built(dc)
-    dirs = mixture.directions(dc, data_dir)
-    other = _load_other_run(compare, split, [d.key(mixture.is_qualified(dirs)) for d in dirs]) if compare else None
+    chosen = bool(dataset or directions or pivot)
+    if chosen:
+        dirs = chosen_directions(dc, data_dir, dataset, directions, pivot)
+        dataset = dirs[0].dataset
+    else:
+        dirs = mixture.evaluated(mixture.directions(dc, data_dir))
+    qualified = mixture.is_qualified(dirs)
+    other = _load_other_run(compare, split, [d.key(qualified) for d in dirs], dataset) if compare else None
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
-    out_dir = os.path.join(run.workdir, "eval", split)
+    out_dir = eval_dir(run.workdir, split, dataset if chosen else None)
     os.makedirs(out_dir, exist_ok=True)
     datasets = sorted({d.dataset for d in dirs})
     results = {"dataset": datasets[0] if len(datasets) == 1 else datasets, "split": split, "step": run.step,
                "decode": {k: run.config.decode[k] for k in ("method", "beam_size", "alpha")},
-               "directions": {}}
-    for key, (tgt, refs, hyps) in translate_split(translator, dirs, split, data_dir, limit, progress).items():
-        with open(os.path.join(out_dir, hyp_filename(key)), "w", encoding="utf-8") as f:
-            f.writelines(h.replace("\n", " ") + "\n" for h in hyps)
-        results["directions"][key] = score(hyps, refs, tgt)
+               **({"pivot": pivot} if pivot else {}), "directions": {}}
+    for d in dirs:
+        key = d.key(qualified)
+        sources, refs = split_pairs(d, split, data_dir, limit)
+        hyps = translator.translate(sources, d.tgt, progress=progress)
+        _write_lines(os.path.join(out_dir, hyp_filename(key)), hyps)
+        results["directions"][key] = score(hyps, refs, d.tgt)
+        if pivot:
+            middle, final = translate_via(translator, sources, pivot, d.tgt, progress)
+            _write_lines(os.path.join(out_dir, pivot_filename(key, pivot, intermediate=True)), middle)
+            _write_lines(os.path.join(out_dir, pivot_filename(key, pivot)), final)
+            results["directions"][key]["pivot"] = {"via": pivot, **score(final, refs, d.tgt)}
         if other is not None:
             results["directions"][key]["compare"] = compare_runs(
-                hyps, read_hypotheses(compare, split, key), refs, tgt,
+                hyps, read_hypotheses(compare, split, key, dataset), refs, d.tgt,
                 other["directions"][key]["references_sha1"], compare)
     with open(os.path.join(out_dir, SCORES_FILE), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
     return results
 
 
-def _load_other_run(workdir: str, split: str, keys: list[str]) -> dict:
-    path = os.path.join(workdir, "eval", split, SCORES_FILE)
+def _load_other_run(workdir: str, split: str, keys: list[str], dataset: str | None = None) -> dict:
+    path = os.path.join(eval_dir(workdir, split, dataset), SCORES_FILE)
     if not os.path.isfile(path):
         raise UserError(f"--compare {workdir}: no {split} evaluation there; run "
                         f"`xling eval --workdir {workdir} --split {split}` first")

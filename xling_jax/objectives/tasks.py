@@ -190,13 +190,15 @@ def check(config, tokenizer) -> None:
             tokenizer.symbol_id(tokenizer_lib.sentinel(i))
 
 
-def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset) -> grain.MapDataset:
-    """The per-example mixture of config.tasks; `pairs` is the data mixture's (raw text) pair stream.
+def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset, bt_id: int | None = None
+        ) -> grain.MapDataset:
+    """The per-example mixture of config.tasks; `pairs` is the data mixture's (raw text) pair stream,
+    `bt_id` the `<BT>` tag of back-translated sources (pipeline.bt_id).
 
     With translation alone this is the encoded pair stream (no task feature)."""
     from xling_jax.data import pipeline
     tasks = parse(config)
-    encode = lambda ex: pipeline.encode_example(tokenizer, ex)
+    encode = lambda ex: pipeline.encode_example(tokenizer, ex, bt_id)
     if _translation_only(config):
         return pairs.map(encode)
     check(config, tokenizer)

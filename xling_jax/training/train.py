@@ -65,8 +65,8 @@ def _sync(name: str) -> None:
 
 
 def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev") -> dict:
-    """Token-level dev loss and accuracy over all directions, and per direction when there are several."""
-    dirs = mixture.directions(config.data, data_dir)
+    """Token-level dev loss and accuracy over all (real) directions, and per direction when there are several."""
+    dirs = mixture.evaluated(mixture.directions(config.data, data_dir))
     qualified = mixture.is_qualified(dirs)
     out, grand = {}, {"nll_sum": 0.0, "correct": 0.0, "tokens": 0.0}
     for d in dirs:
@@ -88,7 +88,7 @@ def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev
 def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
     """Decodes `split` with config.decode: BLEU and chrF++ per direction, and their means as `{split}_bleu`."""
     from xling_jax.evaluation import bleu
-    dirs = mixture.directions(config.data, data_dir)
+    dirs = mixture.evaluated(mixture.directions(config.data, data_dir))
     out = {}
     for key, (tgt, refs, hyps) in bleu.translate_split(translator, dirs, split, data_dir,
                                                        config.eval_bleu_limit).items():
@@ -108,10 +108,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     directions = mixture.directions(config.data, data_dir)  # checks language codes
     if len(directions) > 1 and jax.process_index() == 0:
         counts = [min(n, config.data.train_pairs or n) for n in mixture.pair_counts(directions, "train", data_dir)]
-        rates = mixture.temperature_weights(counts, config.data.temperature)
+        rates = mixture.sampling_rates(counts, [d.backtranslated for d in directions], config.data.temperature,
+                                       config.data.bt_ratio)
         qualified = mixture.is_qualified(directions)
         print(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
-            f"{d.key(qualified)} {n:,} {r:.1%}" for d, n, r in zip(directions, counts, rates)))
+            f"{d.key(qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
+            for d, n, r in zip(directions, counts, rates)))
     mesh = mesh_lib.make_mesh(config.mesh)
     mesh_lib.check_batch_size(config.train.batch_size, mesh)
     # Params imported from Marian (`xling import`) come without data state: data and seed may still change.

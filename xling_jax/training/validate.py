@@ -37,6 +37,9 @@ def validate(config) -> None:
         raise UserError(f"data.prefetch must be at least 1 (batches prepared ahead), got {d.prefetch}")
     if d.temperature <= 0:
         raise UserError(f"data.temperature must be > 0, got {d.temperature}")
+    if not 0.0 <= d.bt_ratio < 1.0:
+        raise UserError(f"data.bt_ratio must be in [0, 1) (the share of back-translated pairs; 0: by size), "
+                        f"got {d.bt_ratio}")
     if not d.pack and (d.bucket_step <= 0 or d.bucket_window <= 0):
         raise UserError("data.bucket_step and data.bucket_window must be positive")
     # Dataset names only: language codes are checked once the datasets are built.

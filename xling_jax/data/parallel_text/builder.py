@@ -15,9 +15,11 @@ Build and read::
 The dataset lands in DATA_DIR/parallel_text/NAME/1.0.0/ with the splits that are
 given (`train` is required); its languages are in the metadata
 (`info.metadata['languages']`). `max_chars` (default 2000) is the longest text
-kept. Language codes are normalised (`zh-CN` -> `zh_CN`, see
-:mod:`xling_jax.data.langcode`). What is skipped or repaired and how texts are
-normalised: :mod:`xling_jax.data.parallel_text.readers`.
+kept. `synthetic` (optional) names the language whose side is machine-translated
+(back-translation, see :mod:`xling_jax.data.backtranslation`); it is kept in the
+metadata (`info.metadata['synthetic']`) and makes the pipeline tag those sources.
+Language codes are normalised (`zh-CN` -> `zh_CN`, see :mod:`xling_jax.data.langcode`).
+What is skipped or repaired and how texts are normalised: :mod:`xling_jax.data.parallel_text.readers`.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ LANGUAGES = None  # dynamic: read them from the built dataset's metadata
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_MAX_CHARS = 2000
-_OPTIONS = {"languages", "max_chars", *SPLITS}
+_OPTIONS = {"languages", "max_chars", "synthetic", *SPLITS}
 
 _DESCRIPTION = """\
 Parallel text from the user's own files: a TSV with one column per language, or
@@ -130,6 +132,12 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
     max_chars = options.get("max_chars", DEFAULT_MAX_CHARS)
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
         raise UserError(f"parallel_text max_chars must be a positive whole number, got {max_chars!r}")
+    synthetic = options.get("synthetic") or None
+    if synthetic is not None:
+        synthetic = langcode.normalise_all([synthetic], "parallel_text synthetic")[0]
+        if synthetic not in languages:
+            raise UserError(f"parallel_text synthetic {synthetic!r} is not one of its languages "
+                            f"({', '.join(languages)})")
     files = {s: _split_files(options[s], s, len(languages)) for s in SPLITS if options.get(s)}
 
     skipped, repaired = SkipReport(), SkipReport()
@@ -143,7 +151,7 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
             raise UserError(f"no usable {split} pairs in {', '.join(paths)}" + (f" ({why})" if why else ""))
 
     metadata = {"files": files, "max_chars": max_chars, "skipped": skipped.to_dict(),
-                "repaired": repaired.to_dict()}
+                "repaired": repaired.to_dict(), **({"synthetic": synthetic} if synthetic else {})}
     builder = user_build.prepare(ParallelText, data_dir, name, f"parallel text from {', '.join(files['train'])}",
                                  languages=languages, splits=splits, metadata=metadata)
     builder.skipped, builder.repaired = skipped, repaired
