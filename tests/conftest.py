@@ -8,6 +8,15 @@ from xling_jax.data import registry
 TINY_CONFIG = os.path.join(os.path.dirname(__file__), "tiny_config.py")
 
 
+def tiny_data_config(**data):
+    """The tiny config with `data.KEY=VALUE` overrides."""
+    from xling_jax.configs.loading import load_config_file
+    c = load_config_file(TINY_CONFIG)
+    for k, v in data.items():
+        c.data[k] = v
+    return c
+
+
 @pytest.fixture(scope="session")
 def bible_data_dir():
     """The real Bible corpus, built once into the user's data directory (as the main job does)."""

@@ -5,9 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from conftest import TINY_CONFIG, untrained_run
+from conftest import tiny_data_config as tiny_config, untrained_run
 from xling_jax.cli.main import main
-from xling_jax.configs.loading import load_config_file
 from xling_jax.data import mixture, pipeline, registry
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
@@ -15,13 +14,6 @@ from xling_jax.errors import UserError
 ENGLISH = ["And God saw the light, that it was good.", "The LORD is my shepherd; I shall not want.",
            "Blessed are the meek: for they shall inherit the earth.", "Jesus wept.",
            "In the beginning was the Word.", "Love is patient, love is kind."]
-
-
-def tiny_config(**data):
-    c = load_config_file(TINY_CONFIG)
-    for k, v in data.items():
-        c.data[k] = v
-    return c
 
 
 @pytest.fixture(scope="module")

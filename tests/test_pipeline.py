@@ -7,20 +7,13 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, tiny_data_config as tiny_config
 from xling_jax.configs.loading import load_config_file
 from xling_jax.data import bucket, mixture, pipeline, registry
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.model import build_model
 from xling_jax.training import steps
-
-
-def tiny_config(**data):
-    c = load_config_file(TINY_CONFIG)
-    for k, v in data.items():
-        c.data[k] = v
-    return c
 
 
 @pytest.fixture(scope="module")
