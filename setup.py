@@ -27,15 +27,23 @@ setuptools.setup(
         "ml_collections>=1.0",
         "tensorboardX>=2.6",
         "rich>=13",
+        # xling compare: plots (Agg backend, no display) and its Markdown/HTML tables.
+        "matplotlib>=3.7",
+        "tabulate>=0.9",
         "numpy",
         # Reading and writing Marian/OPUS-MT weights (xling import/export marian), numpy only.
         "safetensors>=0.4",
+        # Plots: `xling attention` heat maps (drawn on the Agg canvas, no display needed).
+        "matplotlib>=3.8",
     ],
     extras_require={
         # Checking Marian interop against the reference (Transformers, PyTorch on CPU) and CTranslate2;
         # reading pytorch_model.bin. Never imported by training code.
         "interop": INTEROP,
-        "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6"] + INTEROP,
+        # nbclient, nbformat, ipykernel: tests/test_notebooks.py runs colab/*.ipynb top to bottom.
+        # pytest-xdist: the suite runs on every core (pytest.ini).
+        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "hypothesis>=6", "nbclient>=0.10", "nbformat>=5.10",
+                "ipykernel>=6.29"] + INTEROP,
     },
     entry_points={"console_scripts": ["xling = xling_jax.cli.main:main"]},
 )

@@ -8,6 +8,12 @@ from xling_jax.data import registry
 TINY_CONFIG = os.path.join(os.path.dirname(__file__), "tiny_config.py")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pytest.ini): a worker per core, at most 4; each is a JAX process of a few GB whose
+    tests start subprocesses of their own. XLING_TEST_WORKERS overrides."""
+    return int(os.environ.get("XLING_TEST_WORKERS") or max(1, min(os.cpu_count() or 1, 4)))
+
+
 def tiny_data_config(**data):
     """The tiny config with `data.KEY=VALUE` overrides."""
     from xling_jax.configs.loading import load_config_file

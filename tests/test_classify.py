@@ -17,7 +17,7 @@ from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.decoding.load import load_run
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier, pool
-from xling_jax.training import checkpoints
+from xling_jax.training import checkpoints, preemption
 from xling_jax.training.train import train_and_evaluate
 from conftest import TINY_CONFIG
 
@@ -131,14 +131,21 @@ def tiny_classify_config(data_dir):
     return c
 
 
-def test_tiny_zero_shot_run_end_to_end(tiny_libreoffice_dir, tmp_path, capsys):
+def test_tiny_zero_shot_run_end_to_end(tiny_libreoffice_dir, tmp_path, capsys, monkeypatch):
     workdir = str(tmp_path / "cls")
     overrides = [f"--config.{k}={v}" for k, v in {
         "data.data_dir": tiny_libreoffice_dir, "tokenizer.vocab_size": 400, "classify.max_len": 16,
         "train.steps": 60, "train.batch_size": 16, "train.learning_rate": 3e-3, "train.label_smoothing": 0.0,
         "log_every": 10, "eval_every": 30, "checkpoint_every": 30}.items()]
+    # Preempted after step 20 (as SIGTERM makes StopRequest answer): a checkpoint, exit 0; rerun resumes.
+    with monkeypatch.context() as m:
+        m.setattr(preemption.StopRequest, "stop_at", lambda self, step: "SIGTERM" if step == 20 else None)
+        assert main(["classify", "--config", TINY_CONFIG, "--workdir", workdir] + overrides) == 0
+    assert "Stopped by SIGTERM after step 20" in capsys.readouterr().err
+    assert checkpoints.saved_steps(workdir) == [20] and not os.path.exists(os.path.join(workdir, evaluate.RESULTS_FILE))
     assert main(["classify", "--config", TINY_CONFIG, "--workdir", workdir] + overrides) == 0
     out = capsys.readouterr().out
+    assert "Resuming from step 20" in out
     results = json.load(open(os.path.join(workdir, evaluate.RESULTS_FILE)))
     assert list(results["languages"]) == list(LANGUAGES) and results["train_languages"] == ["en"]
     assert "zh (zero-shot)" in out and "de (zero-shot)" in out

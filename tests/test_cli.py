@@ -139,3 +139,17 @@ def test_different_model_in_existing_workdir_is_refused_and_nothing_is_lost(trai
     assert sorted(os.listdir(trained)) == before
     with open(os.path.join(trained, "config.json")) as f:
         assert f.read() == config_before
+
+
+def test_attention_draws_heat_maps_of_the_translation(trained, capsys):
+    text = "In the beginning God created the heaven and the earth."
+    args = ["attention", "--workdir", trained, "--src", "en", "--tgt", "es", text]
+    assert main(args + ["--step", "best", "--greedy", "--layers", "0", "--heads", "1,3"]) == 0
+    out, err = capsys.readouterr()
+    path = out.strip()
+    assert os.path.dirname(path) == os.path.join(trained, "attention") and path.endswith(".png")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert err.startswith("translation: ")
+    assert main(args + ["--translation", "Dios.", "--heads", "9"]) == 2
+    assert "heads 9 out of range: the model has 4 heads" in capsys.readouterr().err

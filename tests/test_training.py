@@ -88,18 +88,53 @@ def test_rerun_after_finish_does_nothing(tiny_workdir, capsys):
     assert "already trained" in capsys.readouterr().out
 
 
-def test_eight_devices_log_the_same_losses_as_one(tiny_workdir, tmp_path):
+# Mesh layouts of 8 devices (data x fsdp x tensor), all trained in one subprocess.
+LAYOUTS = {"data=8": {"data": 8}, "data=2,fsdp=4": {"data": 2, "fsdp": 4},
+           "data=2,tensor=4": {"data": 2, "tensor": 4}, "data=2,fsdp=2,tensor=2": {"data": 2, "fsdp": 2, "tensor": 2}}
+_TRAIN_LAYOUTS = """
+import json, os, shutil, sys
+from xling_jax.configs.loading import load_config_file
+from xling_jax.training.train import train_and_evaluate
+config_path, tokenizer, root, layouts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+for name, sizes in layouts.items():
+    workdir = os.path.join(root, name)
+    os.makedirs(workdir)
+    shutil.copy(tokenizer, workdir)
+    config = load_config_file(config_path)
+    config.mesh.update(sizes)
+    config.checkpoint_every = config.eval_every = config.train.steps  # one checkpoint, one evaluation
+    train_and_evaluate(config, workdir)
+"""
+
+
+def saved_partition_specs(workdir, step):
+    """{path in the saved TrainState: partition spec} from an Orbax checkpoint's sharding metadata."""
+    import base64
+    with open(os.path.join(workdir, "checkpoints", str(step), "state", "_sharding")) as f:
+        saved = json.load(f)
+    return {base64.b64decode(k).decode(): tuple(json.loads(v)["partition_spec"]) for k, v in saved.items()}
+
+
+def test_mesh_layouts_of_eight_devices_log_the_same_losses_as_one(tiny_workdir, tmp_path):
     train_and_evaluate(tiny(), tiny_workdir)
-    eight = tmp_path / "eight"
-    eight.mkdir()
-    shutil.copy(os.path.join(tiny_workdir, "tokenizer.model"), eight / "tokenizer.model")
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    code = ("import sys; from xling_jax.cli.main import main; sys.exit(main())")
-    proc = subprocess.run([sys.executable, "-c", code, "train", "--config", TINY_CONFIG, "--workdir", str(eight)],
+    proc = subprocess.run([sys.executable, "-c", _TRAIN_LAYOUTS, TINY_CONFIG,
+                           os.path.join(tiny_workdir, "tokenizer.model"), str(tmp_path / "layouts"), json.dumps(LAYOUTS)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "on 8 device(s)" in proc.stdout
-    one, many = train_losses(tiny_workdir), train_losses(str(eight))
-    assert one.keys() == many.keys()
-    for step in one:
-        assert abs(one[step] - many[step]) <= 1e-4 * abs(one[step]), (step, one[step], many[step])
+    assert proc.stdout.count("on 8 device(s)") == len(LAYOUTS)
+    one = train_losses(tiny_workdir)
+    for name, sizes in LAYOUTS.items():
+        workdir = str(tmp_path / "layouts" / name)
+        many = train_losses(workdir)
+        assert one.keys() == many.keys()
+        worst = max(abs(one[s] - many[s]) / abs(one[s]) for s in one)
+        assert worst <= 1e-4, (name, worst)
+        # The state was trained sharded as the rules say: an MLP kernel and its Adam moments split
+        # their width over fsdp and their hidden units over tensor; token embeddings their vocabulary.
+        specs = saved_partition_specs(workdir, 6)
+        kernel = "encoder_0.mlp.Dense_0.kernel"
+        mirrored = {p: v for p, v in specs.items() if p.endswith(kernel)}
+        assert len(mirrored) == 3 and set(mirrored.values()) == {("fsdp", "tensor")}, mirrored  # params, mu, nu
+        assert specs["params.embedding.embedding"] == ("tensor", "fsdp")
+        assert specs["step"] == ()

@@ -23,7 +23,7 @@ from xling_jax.data import registry, tokenizer as tokenizer_lib
 from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier
-from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, workdir as workdir_lib
+from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, preemption, workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
 from xling_jax.training import train as train_lib
@@ -40,6 +40,8 @@ _DROPOUT_KEYS = ("dropout_rate", "attention_dropout_rate")
 def check_config(config) -> None:
     """One clear error per bad classify key (the shared model/train keys: training/validate.py)."""
     validate(config)
+    if config.model.name != "transformer" and not config.init_from.workdir:  # a source run's model: checked on load
+        raise UserError(f"xling classify needs model.name='transformer' (its encoder), got {config.model.name!r}")
     cc = config.classify
     data.check_languages("classify.train_languages", cc.train_languages)
     data.check_languages("classify.eval_languages", cc.eval_languages)
@@ -143,11 +145,11 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     workdir = workdir_lib.prepare(workdir)
     data_dir = registry.ensure_built(data.DATASET, config.data.data_dir or None)
     records = data.all_records(data_dir)
-    mesh = mesh_lib.make_mesh(config.mesh)
+    mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
     mesh_lib.check_batch_size(config.train.batch_size, mesh)
-    if cc.eval_batch_size % mesh.shape["data"] or cc.eval_batch_size % jax.process_count():
-        raise UserError(f"classify.eval_batch_size={cc.eval_batch_size} is not divisible by both the data-parallel "
-                        f"size {mesh.shape['data']} and the {jax.process_count()} processes")
+    if cc.eval_batch_size % mesh_lib.batch_splits(mesh) or cc.eval_batch_size % jax.process_count():
+        raise UserError(f"classify.eval_batch_size={cc.eval_batch_size} is not divisible by both the batch-parallel "
+                        f"size {mesh_lib.batch_splits(mesh)} and the {jax.process_count()} processes")
     adopt_source_model(config)
     _check_kind(workdir)
     workdir_lib.save_config(workdir, config, FIXED)  # refuses a changed FIXED key before anything is written
@@ -172,23 +174,27 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     model = build_classifier(config.model, tokenizer, len(data.MODULES), cc.pooling)
     tx = optimizer.make_optimizer(config.train)
     replicated = mesh_lib.replicated(mesh)
-    init = jax.jit(functools.partial(steps.init_state, model=model, tx=tx), out_shardings=replicated)
-    train_step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx,
-                                           schedule=optimizer.schedule(config.train),
-                                           label_smoothing=config.train.label_smoothing),
-                         out_shardings=(replicated, replicated), donate_argnums=(0,))
+    init_fn = functools.partial(steps.init_state, model=model, tx=tx)
+    shardings = mesh_lib.state_shardings(jax.eval_shape(init_fn, jax.random.key(0)),
+                                         model.param_axes(np.zeros((1, 8), np.int32)), mesh, rules)
+    init = jax.jit(init_fn, out_shardings=shardings)
+    train_step = jax.jit(mesh_lib.with_rules(functools.partial(
+        steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
+        label_smoothing=config.train.label_smoothing), mesh, rules),
+        out_shardings=(shardings, replicated), donate_argnums=(0,))
     predictor = _Predictor(model, mesh)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints)
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-    state = train_lib.resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, replicated)
+    state = train_lib.resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     best = checkpoints.best_record(workdir)
 
     start, total = int(state.step), config.train.steps
     writer = MetricsWriter(workdir, start)
-    header = (f"{n_params / 1e6:.1f}M params on {mesh.shape['data']} device(s); {len(rows):,} training texts "
+    header = (f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s); {len(rows):,} training texts "
               f"({', '.join(cc.train_languages)}), {len(dev_records):,} dev records")
-    with Progress(start, total, enabled=jax.process_index() == 0, header=header) as progress:
+    with preemption.StopRequest() as stop, Progress(start, total, enabled=jax.process_index() == 0,
+                                                    header=header) as progress:
         window, t_window = [], time.perf_counter()
         for step in range(start, total):
             idx = batches.train_indices(lengths, config.train.batch_size, step, config.seed)
@@ -215,16 +221,22 @@ def classify_and_evaluate(config, workdir: str) -> dict:
                     best = checkpoints.best_record(workdir)
                 writer.write(done, row, kind="eval")
                 progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
-            if done % config.checkpoint_every == 0 or done == total:
+            stopping = stop.stop_at(done)  # as in the translation loop
+            if done % config.checkpoint_every == 0 or done == total or stopping:
                 checkpoints.save(mngr, done, state)
+            if stopping:
+                checkpoints.finish(mngr)
+                writer.close()
+                preemption.report_stop(stopping, done, str(mngr.directory), workdir)
+                return {}
             if not window:
                 t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
-    mngr.wait_until_finished()
+    checkpoints.finish(mngr)
     writer.close()
     if start >= total:
         print(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
 
-    params, step = _final_params(config, workdir, state, init, init_rng, replicated)
+    params, step = _final_params(config, workdir, state, init, init_rng, shardings.params)
     eval_records = _eval_records(records, cc.eval_split, config)
     results = {
         "split": cc.eval_split, "step": step, "select": cc.select, "pooling": cc.pooling,
@@ -246,12 +258,12 @@ def _dev_row(dev: dict, train_languages) -> dict:
     return row
 
 
-def _final_params(config, workdir, state, init, init_rng, replicated):
+def _final_params(config, workdir, state, init, init_rng, param_shardings):
     """(params, step) scored at the end: the last ones, or the best on dev (classify.select)."""
     if config.classify.select == "last":
         return state.params, int(state.step)
-    abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated),
-                            jax.eval_shape(init, init_rng).params)
+    abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                            jax.eval_shape(init, init_rng).params, param_shardings)
     params, step = checkpoints.restore_params(workdir, abstract, "best")
     if params is None:  # train.steps=0
         return state.params, int(state.step)

@@ -1,4 +1,4 @@
-"""`xling`: data, train, classify, translate, backtranslate, eval, bench, import, export.
+"""`xling`: data, train, classify, translate, backtranslate, eval, attention, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -7,9 +7,10 @@ import json
 import os
 import sys
 
-from xling_jax.cli import data as cli_data
+from xling_jax.cli import attention as cli_attention, data as cli_data
 from xling_jax.bench.shapes import SHAPES
 from xling_jax.errors import UserError
+from xling_jax.training import distributed
 
 
 def _split_config_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", default=None, help="Python config file with get_config() (default: the "
                                                       "English<->Spanish Bible model)")
     train.add_argument("--workdir", required=True, help="run directory: checkpoints, metrics, tokenizer")
+    distributed.add_flags(train)
 
     cl = sub.add_parser("classify", help="train (or resume) a help-module classifier on libreoffice_help and "
                                          "score it per language (zero-shot where not trained)",
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--config", default=None, help="Python config file with get_config() (default: the default "
                                                   "config; e.g. experiments/libreoffice_classify.py)")
     cl.add_argument("--workdir", required=True, help="run directory: checkpoints, metrics, classify_results.json")
+    distributed.add_flags(cl)
 
     tr = sub.add_parser("translate", help="translate stdin (or --input) line by line")
     tr.add_argument("--workdir", required=True)
@@ -95,6 +98,30 @@ def _parser() -> argparse.ArgumentParser:
                          "and score it next to the direct translation")
     _add_decode_flags(ev)
 
+    cli_attention.add_parser(sub, _add_decode_flags)
+
+    sw = sub.add_parser("sweep", help="run a sweep (train, then score on final_eval.split) or print one "
+                                      "command per run",
+                        epilog="--config.KEY=VALUE applies to every run. Rerunning skips finished runs and resumes "
+                               "the others from their checkpoints.")
+    sw.add_argument("sweep_file", help="Python file with get_config() and get_sweep() (FILE.py:ARG passes ARG "
+                                       "to get_config), e.g. experiments/ablations/pre_ln.py")
+    sw.add_argument("--root", default=None, help="folder of the runs, one subfolder each (default: "
+                                                 "runs/SWEEP_FILE_NAME)")
+    sw.add_argument("--parallel", type=int, default=1, help="runs at a time, as subprocesses (default 1: one "
+                                                           "after another in this process)")
+    sw.add_argument("--print-commands", action="store_true", help="print one self-contained shell command per "
+                                                                  "run (for any scheduler) and exit")
+    sw.add_argument("--run", default=None, metavar="NAME", help="run (or resume) only this run")
+
+    cmp = sub.add_parser("compare", help="compare runs: mean ± std over seeds, paired bootstrap against a "
+                                         "baseline, plots (report.md, report.html, *.png)")
+    cmp.add_argument("dirs", nargs="+", help="run workdirs or sweep roots (searched for runs)")
+    cmp.add_argument("--baseline", default=None, help="a run workdir: its configuration is the baseline "
+                                                     "(default: the first configuration)")
+    cmp.add_argument("--out", default=None, help="report folder (default: DIR/compare for one DIR)")
+    cmp.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
+
     imp = sub.add_parser("import", help="bring a model from another toolkit into a new workdir").add_subparsers(
         dest="import_command", required=True)
     im = imp.add_parser("marian", help="a Marian/OPUS-MT model in Hugging Face format (MarianMTModel)")
@@ -129,6 +156,16 @@ def _parser() -> argparse.ArgumentParser:
     bdec.add_argument("--engines", default="xling,transformers,ctranslate2", help="comma-separated")
     bdec.add_argument("--tokenizer_from", default=None, metavar="WORKDIR",
                       help="reuse WORKDIR's tokenizer.model instead of training one on the Bible")
+    btr = bench.add_parser("train", help="train-step time, tokens/s, FLOPs and MFU of a reference shape "
+                                         "(optionally next to PyTorch eager)",
+                           epilog="Any config key can be set with --config.KEY=VALUE (after the shape), e.g. "
+                                  "--config.model.dtype=bfloat16")
+    btr.add_argument("--shape", default="cpu-ref", choices=list(SHAPES), help="model size, vocabulary, batch, length")
+    btr.add_argument("--config", default=None, help="Python config file (default: the default config)")
+    btr.add_argument("--steps", type=int, default=20, help="timed steps (per engine)")
+    btr.add_argument("--warmup", type=int, default=3, help="untimed steps after compiling (per engine)")
+    btr.add_argument("--against", choices=["torch"], default=None,
+                     help="also time the same shape in PyTorch eager, alternating with xling")
     return p
 
 
@@ -184,6 +221,13 @@ def cmd_bench(args, overrides) -> None:
                                       args.threads, tuple(args.engines.split(",")),
                                       tokenizer_from=args.tokenizer_from), indent=2))
         return
+    if args.bench_command == "train":
+        from xling_jax.bench.train import apply_shape, bench_train
+        from xling_jax.configs import loading
+        config = apply_shape(loading.load_config_file(args.config), args.shape)
+        loading.apply_overrides(config, overrides)
+        print(json.dumps(bench_train(config, args.shape, args.steps, args.warmup, args.against), indent=2))
+        return
     from xling_jax.bench.data import bench_data
     from xling_jax.training.validate import validate
     config = _load_config(args.config, overrides)
@@ -193,28 +237,24 @@ def cmd_bench(args, overrides) -> None:
 
 
 def cmd_train(args, overrides) -> None:
-    if os.environ.get("XLING_DISTRIBUTED") == "1":
-        import jax
-        jax.distributed.initialize()  # multi-host: coordinator from the cluster or JAX_* variables
+    distributed.initialize(args)
     from xling_jax.training.train import train_and_evaluate
     train_and_evaluate(_load_config(args.config, overrides), args.workdir)
 
 
 def cmd_classify(args, overrides) -> None:
+    distributed.initialize(args)
     from xling_jax.classification.train import classify_and_evaluate
     classify_and_evaluate(_load_config(args.config, overrides), args.workdir)
 
 
 def _read_lines(path: str | None) -> list[str]:
+    from xling_jax.decoding.text_io import read_lines
     try:
         raw = sys.stdin.buffer.read() if path is None else open(path, "rb").read()
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}") from None
-    text = raw.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # a trailing newline ends the last line; it does not start a new one
-    return [l.rstrip("\r") for l in lines]
+    return read_lines(raw, _warn)
 
 
 def _warn(msg: str) -> None:
@@ -252,11 +292,11 @@ def cmd_translate(args) -> None:
         outputs = _with_progress(len(lines), lambda p: translator.translate_nbest(lines, args.tgt, p, _warn))
     else:
         outputs = translator.translate_nbest(lines, args.tgt, warn=_warn)
+    from xling_jax.decoding.text_io import one_line
     if run.config.decode.nbest > 1:
-        text = "".join(f"{i} ||| {h.replace(chr(10), ' ')} ||| {s:.4f}\n"
-                       for i, hyps in enumerate(outputs) for h, s in hyps)
+        text = "".join(f"{i} ||| {one_line(h)} ||| {s:.4f}\n" for i, hyps in enumerate(outputs) for h, s in hyps)
     else:
-        text = "".join(hyps[0][0].replace("\n", " ") + "\n" for hyps in outputs)
+        text = "".join(one_line(hyps[0][0]) + "\n" for hyps in outputs)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -300,6 +340,29 @@ def cmd_eval(args) -> None:
                           f"difference {c['difference']:+.2f}  p = {c['p_value']:.4f}", file=sys.stderr)
 
 
+def cmd_sweep(args, overrides) -> None:
+    from xling_jax.experiments import sweep as sweep_lib
+    sweep = sweep_lib.load(args.sweep_file, overrides)
+    root = args.root or os.path.join("runs", os.path.splitext(os.path.basename(args.sweep_file.split(":")[0]))[0])
+    if args.print_commands:
+        print("\n".join(sweep_lib.command(sweep, root, run) for run in sweep.runs))
+    elif args.run:
+        sweep_lib.write_manifest(sweep, root)
+        print(f"[sweep] {args.run}: {sweep_lib.run_one(sweep, root, sweep_lib.find(sweep, args.run))}")
+    else:
+        status = sweep_lib.run_sweep(sweep, root, args.parallel)
+        print(f"[sweep] {len(status)} runs in {root}: " + ", ".join(
+            f"{sum(s == k for s in status.values())} {k}" for k in ("done", "skipped")))
+        print(f"Compare them with: xling compare {root}")
+
+
+def cmd_compare(args) -> None:
+    from xling_jax.experiments import compare
+    if args.out is None and len(args.dirs) > 1:
+        raise UserError("several DIRs: name the report folder with --out")
+    compare.compare(args.dirs, args.baseline, args.out or os.path.join(args.dirs[0], "compare"), args.samples)
+
+
 def cmd_import(args) -> None:
     from xling_jax.interop.marian import import_marian
     config = import_marian(args.hf_dir, args.workdir, args.src, args.tgt)
@@ -316,12 +379,21 @@ def cmd_export(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from xling_jax.training import preemption
+    preemption.command = ["xling", *argv]  # what a preempted `xling train` tells the user to rerun
+    try:
+        return _run(argv)
+    finally:
+        preemption.command = None
+
+
+def _run(argv: list[str]) -> int:
     try:
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
-        if overrides and args.command not in ("train", "classify", "bench"):
-            raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify` and "
-                            "`xling bench`")
+        if overrides and args.command not in ("train", "classify", "bench", "sweep"):
+            raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify`, "
+                            "`xling sweep` and `xling bench`")
         if args.command == "data":
             cli_data.cmd_build(args) if args.data_command == "build" else cli_data.cmd_show(args)
         elif args.command == "bench":
@@ -336,12 +408,25 @@ def main(argv: list[str] | None = None) -> int:
             cmd_backtranslate(args)
         elif args.command == "eval":
             cmd_eval(args)
+        elif args.command == "attention":
+            cli_attention.cmd_attention(args, _step(args.step), _apply_decode_flags)
+        elif args.command == "sweep":
+            cmd_sweep(args, overrides)
+        elif args.command == "compare":
+            cmd_compare(args)
         elif args.command == "import":
             cmd_import(args)
         elif args.command == "export":
             cmd_export(args)
     except UserError as e:
         print(f"xling: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    except OSError as e:
+        from xling_jax.training.checkpoints import DISK_ERRNOS
+        if e.errno not in DISK_ERRNOS:
+            raise
+        print(f"xling: error: {e.strerror}" + (f": {e.filename}" if e.filename else "") +
+              " (a full or unwritable disk; the checkpoints already written are kept)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xling: interrupted", file=sys.stderr)

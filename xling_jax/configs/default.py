@@ -45,7 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.tokenizer.sentinels = 0  # T5 span-corruption sentinels <extra_id_N> in the vocabulary (<mask> is always there)
 
     c.model = ml_collections.ConfigDict()
-    c.model.name = "transformer"
+    c.model.name = "transformer"  # or "lstm" (model/lstm.py: the lstm_* keys, emb_dim, layers, dropout, embeddings)
     c.model.emb_dim = 128
     c.model.num_heads = 4
     c.model.num_layers = 3
@@ -64,6 +64,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
     c.model.num_languages = 0  # XLM language embeddings (translation LM); 0: none
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
+    # model.name="lstm" only (the Transformer keys num_heads, mlp_dim, pre_ln, positions... do not apply):
+    c.model.lstm_hidden = 0  # LSTM width (both encoder directions together); 0: emb_dim
+    c.model.lstm_attention = "luong"  # "bahdanau" (additive), "luong" (general, input feeding) or "luong_dot"
+    c.model.lstm_bidirectional = True  # encoder layers read both ways, lstm_hidden / 2 units each
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 4000
@@ -79,6 +83,12 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.grad_clip = 1.0
     c.train.label_smoothing = 0.1
     c.train.freeze = ()  # regexes on param paths (e.g. "encoder") that get no updates
+    # A step with a non-finite loss or gradient is skipped (params unchanged, counted as `nonfinite` in
+    # metrics); after this many in a row training stops with an error naming the last good checkpoint (0: never).
+    c.train.max_nonfinite = 10
+    # A step whose loss exceeds this factor times the running mean of logged losses is reported (stderr, and
+    # `loss_spikes` in metrics); 0: off.
+    c.train.spike_factor = 3.0
 
     # Fine-tuning: start a new run from another run's params (see training/init_from.py).
     c.init_from = ml_collections.ConfigDict()
@@ -130,7 +140,12 @@ def get_config() -> ml_collections.ConfigDict:
     c.classify.eval_batch_size = 64  # texts per prediction batch
 
     c.mesh = ml_collections.ConfigDict()
-    c.mesh.data = -1  # data-parallel size; -1 means all devices of all processes
+    c.mesh.data = -1  # data-parallel size; -1 means the devices fsdp x tensor leave, of all processes
+    c.mesh.fsdp = 1  # splits the batch like data, and shards params and optimizer state (see training/mesh.py)
+    c.mesh.tensor = 1  # model parallel: attention heads, MLP units and the vocabulary
+    # Logical axes of the model (model/transformer.py) -> mesh axes, "LOGICAL=AXIS[+AXIS]"; unlisted names
+    # (and "NAME=") stay whole. Batches are always split over data x fsdp.
+    c.mesh.rules = ("embed=fsdp", "heads=tensor", "mlp=tensor", "vocab=tensor")
 
     c.checkpoint_every = 1000
     c.keep_checkpoints = 3
@@ -139,6 +154,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_batches = 0  # dev batches per evaluation; 0 = whole split
     c.eval_bleu = True  # also decode dev (config.decode), log BLEU/chrF++, keep the best params in WORKDIR/best
     c.eval_bleu_limit = 0  # dev sentences decoded per direction; 0 = all
+
+    # `xling sweep`: after training, each run is scored on this split, its hypotheses and references kept
+    # for `xling compare`'s paired bootstrap (experiments/sweep.py).
+    c.final_eval = ml_collections.ConfigDict()
+    c.final_eval.split = "test"  # "" : no final decoding (dev metrics from training only)
+    c.final_eval.limit = 0  # sentences per direction (the first N; 0: all)
+    c.final_eval.step = "best"  # params scored: "best" (best dev BLEU, where eval_bleu kept one) or "last"
+
+    # Fault injection for tests: these (1-based) steps get a NaN loss inside the jitted step.
+    c.debug = ml_collections.ConfigDict()
+    c.debug.nan_steps = ()
 
     c.decode = ml_collections.ConfigDict()
     c.decode.method = "beam"  # "beam", "greedy" or "sample" (see decoding/translate.py)

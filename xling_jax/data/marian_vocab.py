@@ -140,6 +140,11 @@ class MarianVocab:
     def encode_target(self, text: str) -> list[int]:
         return self.target.encode_batch([text])[0]
 
+    def pieces(self, ids: Sequence[int], target: bool = False) -> list[str]:
+        """The piece of each id in the source vocabulary, or the target one (`target`)."""
+        table = (self.target if target else self.source).pieces
+        return [table[int(i)] for i in ids]
+
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         ids = [int(i) for i in ids]
         if self.eos_id in ids:

@@ -13,6 +13,8 @@ read back with `tfds.builder_from_directory`, so reading never needs the builder
 (nor TensorFlow). Its languages come from the dataset's metadata (`languages`), a
 `Translation` feature, or the builder module's `LANGUAGES`.
 """
+import contextlib
+import fcntl
 import functools
 import importlib
 import os
@@ -113,16 +115,31 @@ def build(ref: str, data_dir: str | None = None, install: bool = False, options:
 def ensure_built(ref: str, data_dir: str | None = None, options: dict | None = None) -> str:
     """Builds a dataset on first use where that needs no download; returns the data directory."""
     data_dir = resolve_data_dir(data_dir)
-    if not is_built(ref, data_dir):
-        family, _ = split_ref(ref)
-        if family not in LOCAL_BUILDERS:
-            _tfds_builder(ref, data_dir)  # an unknown name says so
-            raise UserError(f"dataset {ref} is not built in {data_dir}: run `xling data build {ref} "
-                            f"--data_dir {data_dir}` (it downloads through TFDS), or point --data_dir / "
-                            "config.data.data_dir at a folder holding a prepared copy")
-        print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
-        build(ref, data_dir, options=options)
+    if is_built(ref, data_dir):
+        return data_dir
+    family, _ = split_ref(ref)
+    if family not in LOCAL_BUILDERS:
+        _tfds_builder(ref, data_dir)  # an unknown name says so
+        raise UserError(f"dataset {ref} is not built in {data_dir}: run `xling data build {ref} "
+                        f"--data_dir {data_dir}` (it downloads through TFDS), or point --data_dir / "
+                        "config.data.data_dir at a folder holding a prepared copy")
+    with _build_lock(_make_data_dir(data_dir), ref):
+        if not is_built(ref, data_dir):  # another process may have built it while this one waited
+            print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
+            build(ref, data_dir, options=options)
     return data_dir
+
+
+@contextlib.contextmanager
+def _build_lock(data_dir: str, ref: str):
+    """Serialises builds of one dataset: jobs started together on one machine (parallel test
+    workers, sweep runs, the hosts of a job on a shared disk) build it once, not over each other."""
+    with open(os.path.join(data_dir, f".{ref.replace('/', '_')}.build-lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _tfds_builder(ref: str, data_dir: str):

@@ -135,6 +135,10 @@ class Tokenizer:
     def encode_target(self, text: str) -> list[int]:
         return self.encode(text)
 
+    def pieces(self, ids: Sequence[int], target: bool = False) -> list[str]:
+        """The sentencepiece piece of each id (one vocabulary for both sides: `target` is ignored)."""
+        return [self.sp.id_to_piece(int(i)) for i in ids]
+
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         ids = [int(i) for i in ids]
         if EOS_ID in ids:

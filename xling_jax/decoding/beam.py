@@ -38,10 +38,10 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
         rows_BK = (jnp.arange(b)[:, None] * k + beams_BxK).reshape(-1)
 
         def reorder(path, x):
-            # Self-attention keys/values follow their beam; the cross-attention ones are the same
-            # for every beam of a row, and the step index is a scalar.
-            name = path[-1].key
-            return x[rows_BK] if name in ("cached_key", "cached_value") else x
+            # Decoder state (self-attention keys/values, recurrent states) follows its beam; the
+            # encoder's projections are the same for every beam of a row, the step index a scalar.
+            names = {getattr(p, "key", None) for p in path}
+            return x if names & {"cross_key", "cross_value", "cache_index"} else x[rows_BK]
         return jax.tree_util.tree_map_with_path(reorder, cache)
 
     def step(carry, prime=False):

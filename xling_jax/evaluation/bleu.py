@@ -9,6 +9,7 @@ and scored next to the direct translation.
 import hashlib
 import json
 import os
+import sys
 
 import sacrebleu
 
@@ -67,8 +68,9 @@ def read_hypotheses(workdir: str, split: str, key: str, dataset: str | None = No
 
 
 def _write_lines(path: str, texts: list[str]) -> None:
+    from xling_jax.decoding.text_io import one_line
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(t.replace("\n", " ") + "\n" for t in texts)
+        f.writelines(one_line(t) + "\n" for t in texts)
 
 
 def split_pairs(direction, split: str, data_dir: str, limit: int = 0) -> tuple[list[str], list[str]]:
@@ -153,7 +155,8 @@ def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: 
     for d in dirs:
         key = d.key(qualified)
         sources, refs = split_pairs(d, split, data_dir, limit)
-        hyps = translator.translate(sources, d.tgt, progress=progress)
+        hyps = translator.translate(sources, d.tgt, progress=progress,  # line N: the split's Nth pair
+                                    warn=lambda msg: print(f"xling: warning: {split} {key} {msg}", file=sys.stderr))
         _write_lines(os.path.join(out_dir, hyp_filename(key)), hyps)
         results["directions"][key] = score(hyps, refs, d.tgt)
         if pivot:

@@ -286,6 +286,9 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
 
 def incompatibilities(cfg) -> list[str]:
     """The model options of `cfg` (a TransformerConfig) that Marian cannot represent."""
+    from xling_jax.model.transformer import TransformerConfig
+    if not isinstance(cfg, TransformerConfig):
+        return ["model.name='lstm' (Marian models are Transformers)"]
     problems = []
     if cfg.pre_ln:
         problems.append("model.pre_ln=True (Marian normalises after each residual: pre_ln=False)")

@@ -1,8 +1,9 @@
 """Models, picked by `config.model.name`."""
 from xling_jax.errors import UserError
+from xling_jax.model.lstm import LSTMConfig, LSTMSeq2Seq
 from xling_jax.model.transformer import Transformer, TransformerConfig
 
-MODELS = {"transformer": (Transformer, TransformerConfig)}
+MODELS = {"transformer": (Transformer, TransformerConfig), "lstm": (LSTMSeq2Seq, LSTMConfig)}
 
 
 def build_model(model_config, vocab_size: int, target_vocab_size: int = 0):

@@ -36,7 +36,10 @@ class Classifier(Transformer):
     def setup(self):
         super().setup()
         self.head_dropout = nn.Dropout(self.cfg.dropout_rate)
-        self.classification_head = nn.Dense(self.num_classes, dtype=jnp.float32, name="classification_head")
+        self.classification_head = nn.Dense(
+            self.num_classes, dtype=jnp.float32, name="classification_head",
+            kernel_init=nn.with_logical_partitioning(nn.initializers.lecun_normal(), ("embed", None)),
+            bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(), (None,)))
 
     def __call__(self, tokens_BxS, *, deterministic=True):
         x_BxSxD = self.encode(tokens_BxS, deterministic=deterministic)

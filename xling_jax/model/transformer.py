@@ -5,6 +5,8 @@ H heads, K head width, F MLP width, V vocabulary. Segment ids (0 = padding)
 and positions are explicit inputs so packed rows work; when omitted they are
 derived from the tokens (one segment per row, `pad_id` masked).
 """
+import contextlib
+import contextvars
 import dataclasses
 import math
 from typing import Any
@@ -14,11 +16,39 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from xling_jax.model.config_base import SeqToSeqConfig
+
 _NEG_INF = -1e9
+
+# Logical axis names of params and activations; config.mesh.rules maps them to mesh axes (see
+# training/mesh.py). Params: "vocab", "embed" (the width D), "heads", "kv" (head width), "mlp".
+# Activations: "batch", "length", "act_embed" (D of the residual stream; unsharded by default, so
+# that fsdp gathers weights rather than splitting activations) and the param names for H, F, V.
+partitioned = nn.with_logical_partitioning
+# The mesh of the step being traced (see `sharding_context`). Not JAX's global mesh: under that, flax
+# re-applies the param annotations when it checks DenseGeneral's kernel shapes, at the wrong rank.
+_MESH = contextvars.ContextVar("xling_mesh", default=None)
+
+
+@contextlib.contextmanager
+def sharding_context(mesh, rules):
+    """While tracing a step: `constrain` applies, with this mesh and these logical axis rules."""
+    token = _MESH.set(mesh)
+    try:
+        with nn.logical_axis_rules(rules):
+            yield
+    finally:
+        _MESH.reset(token)
+
+
+def constrain(x, *names):
+    """A sharding constraint by logical names; a no-op outside `sharding_context` (decoding, tests)."""
+    mesh = _MESH.get()
+    return x if mesh is None else nn.with_logical_constraint(x, names, mesh=mesh)
 
 
 @dataclasses.dataclass(frozen=True)
-class TransformerConfig:
+class TransformerConfig(SeqToSeqConfig):
     """Hyperparameters; fields mirror the keys of `config.model`."""
     vocab_size: int
     emb_dim: int = 256
@@ -56,29 +86,6 @@ class TransformerConfig:
     # that come with a language index per token (translation LM); 0: none.
     num_languages: int = 0
 
-    @classmethod
-    def from_config(cls, model_config, vocab_size: int, target_vocab_size: int = 0) -> "TransformerConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in model_config.items() if k in fields}
-        kwargs["vocab_size"] = vocab_size
-        kwargs["target_vocab_size"] = 0 if target_vocab_size == vocab_size else target_vocab_size
-        return cls(**kwargs)
-
-    @property
-    def decoder_layers(self) -> int:
-        return self.num_decoder_layers or self.num_layers
-
-    @property
-    def target_vocab(self) -> int:
-        return self.target_vocab_size or self.vocab_size
-
-    @property
-    def tied_output(self) -> bool:
-        return self.output_projection == "tied" or (self.output_projection == "auto" and self.share_embeddings)
-
-    @property
-    def compute_dtype(self):
-        return jnp.dtype(self.dtype)
 
 
 def sinusoidal(positions_BxL: jax.Array, dim: int) -> jax.Array:
@@ -126,6 +133,12 @@ def default_segments_positions(tokens_BxL, segment_ids=None, positions=None, pad
     return segment_ids, positions
 
 
+def attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS) -> jax.Array:
+    """Softmax attention weights BxHxTxS (float32) of already scaled queries; masked positions get 0."""
+    logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK).astype(jnp.float32)
+    return jax.nn.softmax(jnp.where(mask_Bx1xTxS, logits_BxHxTxS, _NEG_INF))
+
+
 class Attention(nn.Module):
     """Multi-head dot-product attention with an optional key/value cache.
 
@@ -146,18 +159,24 @@ class Attention(nn.Module):
         k_dim = d // self.num_heads
         dense = lambda name: nn.DenseGeneral(
             (self.num_heads, k_dim), dtype=self.dtype, name=name,
-            kernel_init=nn.initializers.xavier_uniform())
+            kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "heads", "kv")),
+            bias_init=partitioned(nn.initializers.zeros_init(), ("heads", "kv")))
         q_BxTxHxK = dense("query")(x_BxTxD) / jnp.sqrt(k_dim).astype(self.dtype)
         if decode or cross_cache:
             out_BxTxHxK = self._decode(q_BxTxHxK, kv_BxSxD, mask_Bx1xTxS, dense, cross_cache)
         else:
-            logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, dense("key")(kv_BxSxD))
-            logits_BxHxTxS = jnp.where(mask_Bx1xTxS, logits_BxHxTxS.astype(jnp.float32), _NEG_INF)
-            weights_BxHxTxS = jax.nn.softmax(logits_BxHxTxS).astype(self.dtype)
+            k_BxSxHxK = dense("key")(kv_BxSxD)
+            if self.is_mutable_collection("intermediates"):
+                # Inspection (xling attention) asks for the weights with mutable=["intermediates"]; kept
+                # apart from the computation below so any attention kernel there leaves it working.
+                self.sow("intermediates", "attention_weights", attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS))
+            weights_BxHxTxS = attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS).astype(self.dtype)
             weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
             out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, dense("value")(kv_BxSxD))
+        out_BxTxHxK = constrain(out_BxTxHxK, "batch", "length", "heads", "kv")
         return nn.DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
-                               kernel_init=nn.initializers.xavier_uniform())(out_BxTxHxK)
+                               kernel_init=partitioned(nn.initializers.xavier_uniform(), ("heads", "kv", "embed")),
+                               bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(out_BxTxHxK)
 
     def _decode(self, q_Bx1xHxK, kv_BxSxD, mask_Bx1x1xS, dense, cross_cache):
         """Attention of one query per row over cached keys and values.
@@ -210,9 +229,20 @@ class Mlp(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic: bool):
-        h_BxLxF = nn.Dense(self.mlp_dim, dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(x_BxLxD)
+        h_BxLxF = nn.Dense(self.mlp_dim, dtype=self.dtype,
+                           kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "mlp")),
+                           bias_init=partitioned(nn.initializers.zeros_init(), ("mlp",)))(x_BxLxD)
+        h_BxLxF = constrain(h_BxLxF, "batch", "length", "mlp")
         h_BxLxF = nn.Dropout(self.dropout_rate)(ACTIVATIONS[self.activation](h_BxLxF), deterministic=deterministic)
-        return nn.Dense(x_BxLxD.shape[-1], dtype=self.dtype, kernel_init=nn.initializers.xavier_uniform())(h_BxLxF)
+        return nn.Dense(x_BxLxD.shape[-1], dtype=self.dtype,
+                        kernel_init=partitioned(nn.initializers.xavier_uniform(), ("mlp", "embed")),
+                        bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(h_BxLxF)
+
+
+def layer_norm(epsilon: float, dtype, name: str | None = None) -> nn.LayerNorm:
+    return nn.LayerNorm(epsilon=epsilon, dtype=dtype, name=name,
+                        scale_init=partitioned(nn.initializers.ones_init(), ("embed",)),
+                        bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))
 
 
 class Residual(nn.Module):
@@ -224,10 +254,10 @@ class Residual(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxLxD, f, deterministic: bool):
-        norm = nn.LayerNorm(epsilon=self.epsilon, dtype=self.dtype)
+        norm = layer_norm(self.epsilon, self.dtype)
         y = f(norm(x_BxLxD)) if self.pre_ln else f(x_BxLxD)
         y = x_BxLxD + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
-        return y if self.pre_ln else norm(y)
+        return constrain(y if self.pre_ln else norm(y), "batch", "length", "act_embed")
 
 
 class EncoderLayer(nn.Module):
@@ -275,30 +305,44 @@ class Embedder(nn.Module):
             x_BxLxD *= math.sqrt(c.emb_dim)
         if c.num_languages:
             std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
-            table = self.param("language_embedding", nn.initializers.normal(std), (c.num_languages, c.emb_dim))
+            table = self.param("language_embedding", partitioned(nn.initializers.normal(std), (None, "embed")),
+                               (c.num_languages, c.emb_dim))
             if languages_BxL is not None:  # index -1: no language (packed translation segments)
                 lang_BxLxD = jnp.where(languages_BxL[..., None] >= 0, table[jnp.maximum(languages_BxL, 0)], 0.0)
                 x_BxLxD += lang_BxLxD * (math.sqrt(c.emb_dim) if c.scale_embeddings else 1.0)
         if c.positions == "learned":
-            x_BxLxD += nn.Embed(c.max_len, c.emb_dim, embedding_init=nn.initializers.normal(0.02),
-                                name="position_embedding")(positions_BxL)
+            x_BxLxD += nn.Embed(c.max_len, c.emb_dim, name="position_embedding",
+                                embedding_init=partitioned(nn.initializers.normal(0.02), (None, "embed")))(positions_BxL)
         elif c.positions == "sinusoidal_marian":
             x_BxLxD += sinusoidal_marian(positions_BxL, c.emb_dim)
         else:
             x_BxLxD += sinusoidal(positions_BxL, c.emb_dim)
         x_BxLxD = nn.Dropout(c.dropout_rate)(x_BxLxD, deterministic=deterministic)
-        return x_BxLxD.astype(c.compute_dtype)
+        return constrain(x_BxLxD.astype(c.compute_dtype), "batch", "length", "act_embed")
 
 
 class Transformer(nn.Module):
     """Encoder-decoder. `__call__` returns target logits BxTxV (float32)."""
     cfg: TransformerConfig
 
+    @nn.nowrap
+    def init(self, *args, **kwargs):
+        """Variables as plain arrays: checkpoints, interop and init_from see no partitioning boxes;
+        `param_axes` gives the logical axes the params are annotated with."""
+        return nn.unbox(nn.Module.init(self, *args, **kwargs))
+
+    @nn.nowrap
+    def param_axes(self, *init_args):
+        """The params' logical axes: a tree of PartitionSpecs of logical names (None: replicated),
+        from an abstract `init` with these inputs (no arrays are made)."""
+        boxed = jax.eval_shape(lambda: nn.Module.init(self, jax.random.key(0), *init_args)["params"])
+        return nn.get_partition_spec(boxed)
+
     def setup(self):
         c = self.cfg
         std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
-        make_embed = lambda name, size: nn.Embed(size, c.emb_dim, embedding_init=nn.initializers.normal(std),
-                                                 name=name)
+        make_embed = lambda name, size: nn.Embed(
+            size, c.emb_dim, name=name, embedding_init=partitioned(nn.initializers.normal(std), ("vocab", "embed")))
         self.source_embed = make_embed("embedding", c.vocab_size)
         self.target_embed = (self.source_embed if c.share_embeddings
                              else make_embed("target_embedding", c.target_vocab))
@@ -306,12 +350,16 @@ class Transformer(nn.Module):
         self.decoder_embedder = Embedder(c, self.target_embed, name="decoder_embedder")
         self.encoder_layers = [EncoderLayer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
         self.decoder_layers = [DecoderLayer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
-        self.encoder_norm = nn.LayerNorm(epsilon=c.layer_norm_eps, dtype=c.compute_dtype, name="encoder_norm")
-        self.decoder_norm = nn.LayerNorm(epsilon=c.layer_norm_eps, dtype=c.compute_dtype, name="decoder_norm")
+        self.encoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "encoder_norm")
+        self.decoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "decoder_norm")
         if not c.tied_output:
-            self.output_proj = nn.Dense(c.target_vocab, dtype=c.compute_dtype, name="output_projection")
+            self.output_proj = nn.Dense(
+                c.target_vocab, dtype=c.compute_dtype, name="output_projection",
+                kernel_init=partitioned(nn.initializers.lecun_normal(), ("embed", "vocab")),
+                bias_init=partitioned(nn.initializers.zeros_init(), ("vocab",)))
         if c.final_logits_bias:
-            self.logits_bias = self.param("final_logits_bias", nn.initializers.zeros, (c.target_vocab,))
+            self.logits_bias = self.param("final_logits_bias", partitioned(nn.initializers.zeros, ("vocab",)),
+                                          (c.target_vocab,))
 
     def encode(self, src_BxS, src_segment_ids=None, src_positions=None, *, deterministic=True, languages=None,
                causal=False):
@@ -364,7 +412,7 @@ class Transformer(nn.Module):
         logits_BxTxV = logits_BxTxV.astype(jnp.float32)
         if c.final_logits_bias:
             logits_BxTxV += self.logits_bias
-        return logits_BxTxV
+        return constrain(logits_BxTxV, "batch", "length", "vocab")
 
     def __call__(self, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None, src_positions=None,
                  tgt_positions=None, *, deterministic=True, languages=None, src_causal=False, with_lm=False):

@@ -1,7 +1,12 @@
 """Orbax checkpoints: the train state and the data iterator in WORKDIR/checkpoints; the params
 with the best dev BLEU so far in WORKDIR/best (with best.json: step and score)."""
+import errno
+import hashlib
 import json
 import os
+import shutil
+import sys
+import time
 
 import grain
 import jax
@@ -10,10 +15,16 @@ import orbax.checkpoint as ocp
 from xling_jax.errors import UserError
 
 
-def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+CORRUPT_DIR = "corrupt_checkpoints"  # unreadable checkpoints are moved here when training falls back
+
+
+def manager(workdir: str, keep: int, cleanup: bool = False) -> ocp.CheckpointManager:
+    """Orbax writes each step into a temporary folder renamed into place once complete (atomic on a
+    local disk), so a killed save leaves no half-written step; `cleanup` (the training run that owns
+    the folder, not a reader) removes such leftovers."""
     return ocp.CheckpointManager(
         os.path.join(os.path.abspath(workdir), "checkpoints"),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=cleanup),
         item_names=("state", "data"))
 
 
@@ -30,11 +41,101 @@ def imported_only(workdir: str) -> bool:
     return steps == ["0"] and not os.path.exists(os.path.join(root, "0", "data"))
 
 
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+
+
+def disk_error(e: BaseException) -> OSError | None:
+    """The OSError of a full or unwritable disk behind `e` (orbax re-raises its writer threads'
+    errors wrapped in others), else None."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _write_error(mngr, step, e: OSError) -> UserError:
+    kept = ", ".join(map(str, mngr.all_steps())) or "none"
+    where = f" ({e.filename})" if e.filename else ""
+    return UserError(f"cannot write checkpoint step {step} to {mngr.directory}: {e.strerror}{where}; the "
+                     f"checkpoints already there are intact (steps {kept}); free space or fix permissions and "
+                     f"rerun the same command to resume")
+
+
+# Orbax does not notice flipped bytes in array data (it restores them), so each finished step gets
+# a list of its files' sizes and SHA-256 digests, checked before that step is restored.
+CHECKSUMS = "xling_checksums.json"
+
+
+def _digests(step_dir: str) -> dict:
+    out = {}
+    for base, _, files in os.walk(step_dir):
+        for name in files:
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, step_dir)
+            if rel.startswith(CHECKSUMS):  # itself, and its temporary file while being written
+                continue
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[rel] = [os.path.getsize(path), h.hexdigest()]
+    return out
+
+
+def _seal(mngr: ocp.CheckpointManager, step: int | None) -> None:
+    """Writes the checksums of a finished step (once; atomically)."""
+    if step is None or jax.process_index() != 0:
+        return
+    step_dir = os.path.join(str(mngr.directory), str(step))
+    path = os.path.join(step_dir, CHECKSUMS)
+    if os.path.isdir(step_dir) and not os.path.exists(path):
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(_digests(step_dir), f)
+        os.replace(path + ".tmp", path)
+
+
+def verify(root: str, step: int) -> None:
+    """Raises ValueError if a file of the step differs from its checksums (steps without: unchecked)."""
+    step_dir = os.path.join(root, str(step))
+    path = os.path.join(step_dir, CHECKSUMS)
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        expected = json.load(f)
+    actual = _digests(step_dir)
+    bad = sorted(k for k in expected if actual.get(k) != expected[k])
+    if bad:
+        raise ValueError(f"{len(bad)} file(s) changed since it was written (sizes and SHA-256 in {CHECKSUMS}), "
+                         f"e.g. {bad[0]}")
+
+
 def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None) -> None:
+    """Starts writing a checkpoint (in the background); a full or unwritable disk is a UserError,
+    here or from `finish`."""
     items = {"state": ocp.args.StandardSave(state)}
     if data_iter is not None:
         items["data"] = grain.checkpoint.CheckpointSave(data_iter)
-    mngr.save(step, args=ocp.args.Composite(**items))
+    finish(mngr)  # the previous step (orbax would wait for it anyway), then its checksums
+    try:
+        mngr.save(step, args=ocp.args.Composite(**items))
+    except Exception as e:
+        if (err := disk_error(e)) is None:
+            raise
+        raise _write_error(mngr, step, err) from None
+
+
+def finish(mngr: ocp.CheckpointManager) -> None:
+    """Waits for the checkpoint being written, and writes its checksums."""
+    try:
+        mngr.wait_until_finished()
+        _seal(mngr, mngr.latest_step())
+    except Exception as e:
+        if (err := disk_error(e)) is None:
+            raise
+        raise _write_error(mngr, mngr.latest_step(), err) from None
 
 
 def save_params(workdir: str, config, params, step: int = 0) -> None:
@@ -47,17 +148,82 @@ def save_params(workdir: str, config, params, step: int = 0) -> None:
                        opt_state=optimizer.make_optimizer(config.train).init(params))
     mngr = manager(workdir, config.keep_checkpoints)
     save(mngr, step, state)
-    mngr.wait_until_finished()
+    finish(mngr)
     mngr.close()
 
 
+def _latest_good(mngr: ocp.CheckpointManager, restore_step, quarantine: bool):
+    """(restore_step(step), step) for the newest step that restores. A step that fails is reported
+    and skipped (and with `quarantine`, moved to WORKDIR/corrupt_checkpoints so that training can
+    write that step again); if none restores, a UserError: never a silent fresh start."""
+    root = str(mngr.directory)
+    # Step folders orbax does not list (e.g. missing metadata) count too: they are checkpoints gone bad.
+    listed = sorted(set(mngr.all_steps()) | set(saved_steps(os.path.dirname(root))), reverse=True)
+    failures = []
+    for step in listed:
+        try:
+            result = restore_step(step)
+        except UserError:  # e.g. a process count the data state cannot resume with: not corruption
+            raise
+        except Exception as e:  # orbax/tensorstore raise many kinds for truncated or garbled files
+            reason = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+            failures.append((step, reason))
+            print(f"xling: warning: checkpoint step {step} in {root} cannot be restored ({reason})",
+                  file=sys.stderr)
+            continue
+        if failures:
+            bad = [s for s, _ in failures]
+            moved = ""
+            if quarantine and jax.process_index() == 0:
+                target = os.path.join(os.path.dirname(root), CORRUPT_DIR, time.strftime("%Y%m%d-%H%M%S"))
+                os.makedirs(target, exist_ok=True)
+                for s in bad:
+                    shutil.move(os.path.join(root, str(s)), os.path.join(target, str(s)))
+                mngr.reload()
+                moved = f"; moved step(s) {', '.join(map(str, bad))} to {target}"
+            print(f"xling: warning: falling back to checkpoint step {step}{moved}", file=sys.stderr)
+        return result, step
+    if failures:
+        raise UserError(f"none of the checkpoints in {root} can be restored (" +
+                        "; ".join(f"step {s}: {r}" for s, r in failures) +
+                        f"); move {root} away to start over, or use another --workdir")
+    return None, None
+
+
 def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: int | None = None):
-    """Restores state (laid out like `abstract_state`) and, if given, the iterator in place."""
-    step = mngr.latest_step() if step is None else step
-    items = {"state": ocp.args.StandardRestore(abstract_state)}
-    if data_iter is not None:
-        items["data"] = grain.checkpoint.CheckpointRestore(data_iter)
-    return mngr.restore(step, args=ocp.args.Composite(**items)).state
+    """Restores state (laid out and sharded like `abstract_state`, whatever the mesh and process count
+    that saved it) and, if given, the iterator in place: the given step, else the latest one that
+    restores (see _latest_good)."""
+    def restore_step(s):
+        verify(str(mngr.directory), s)
+        state = mngr.restore(s, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))).state
+        if data_iter is not None:
+            data_iter.set_state(data_state(os.path.join(str(mngr.directory), str(s), "data")))
+        return state
+    if step is not None:
+        return restore_step(step)
+    return _latest_good(mngr, restore_step, quarantine=True)[0]
+
+
+def data_state(directory: str) -> bytes:
+    """This process's data-iterator state in a checkpoint (grain writes one file per process).
+
+    Saved by another number of processes, it is still found when every process saved the same
+    state: a pipeline whose processes all read the whole stream and keep their rows of each batch
+    (data.pack=False). Packed pipelines give each process its own examples, so they resume only
+    with the process count that saved them."""
+    own = os.path.join(directory, f"process_{jax.process_index()}-of-{jax.process_count()}.json")
+    if os.path.isfile(own):
+        return open(own, "rb").read()
+    if not os.path.isdir(directory):
+        raise UserError(f"{directory} is missing: the checkpoint has no data-iterator state")
+    saved = sorted(n for n in os.listdir(directory) if n.startswith("process_") and n.endswith(".json"))
+    states = {open(os.path.join(directory, n), "rb").read() for n in saved}
+    if len(states) != 1:
+        raise UserError(f"{directory} holds the data-iterator states of {len(saved)} processes, each with its own "
+                        f"share of the packed examples; resume with {len(saved)} processes (a run with "
+                        "data.pack=False resumes with any number)")
+    return states.pop()
 
 
 BEST_DIR, BEST_FILE = "best", "best.json"
@@ -83,6 +249,7 @@ def save_best(workdir: str, step: int, params, metric: str, score: float) -> Non
     mngr = _best_manager(workdir)
     mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(params)))
     mngr.wait_until_finished()
+    _seal(mngr, step)
     if jax.process_index() == 0:
         path = os.path.join(workdir, BEST_DIR, BEST_FILE)
         with open(path + ".tmp", "w", encoding="utf-8") as f:
@@ -97,17 +264,25 @@ def restore_params(workdir: str, abstract_params, step: int | str | None = None)
         record = best_record(workdir)
         if record is None:
             return None, None
-        restored = _best_manager(workdir).restore(record["step"], args=ocp.args.Composite(
-            params=ocp.args.PyTreeRestore(item=abstract_params, restore_args=restore_args)))
+        mngr = _best_manager(workdir)
+        try:
+            verify(str(mngr.directory), record["step"])
+            restored = mngr.restore(record["step"], args=ocp.args.Composite(
+                params=ocp.args.PyTreeRestore(item=abstract_params, restore_args=restore_args)))
+        except Exception as e:  # there is no earlier best to fall back to
+            raise UserError(f"the best checkpoint {mngr.directory}/{record['step']} does not restore "
+                            f"({str(e).splitlines()[0][:200]}); use a numbered --step (or none: the latest)") from None
         return restored.params, record["step"]
     mngr = manager(workdir, keep=1_000_000)
-    step = mngr.latest_step() if step is None else step
-    if step is None:
-        return None, None
+
+    def restore_step(s):
+        verify(str(mngr.directory), s)
+        return mngr.restore(s, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+            item={"params": abstract_params}, restore_args={"params": restore_args},
+            partial_restore=True))).state["params"]
+    if step is None:  # the latest one that restores (read-only: nothing is moved)
+        return _latest_good(mngr, restore_step, quarantine=False)
     if step not in mngr.all_steps():
         raise UserError(f"{workdir} has no checkpoint at step {step}; it has steps "
                         f"{', '.join(map(str, mngr.all_steps()))} (and `best`)")
-    restored = mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(item={"params": abstract_params}, restore_args={"params": restore_args},
-                                     partial_restore=True)))
-    return restored.state["params"], step
+    return restore_step(step), step

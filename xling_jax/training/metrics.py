@@ -15,10 +15,11 @@ class MetricsWriter:
 
     def __init__(self, workdir: str, start_step: int = 0):
         self.active = jax.process_index() == 0
+        self.kept = []  # the rows before start_step, kept
         if not self.active:
             return
         path = os.path.join(workdir, "metrics.jsonl")
-        kept = [r for r in read(workdir) if r["step"] <= start_step]
+        self.kept = kept = [r for r in read(workdir) if r["step"] <= start_step]
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in kept)
         os.replace(path + ".tmp", path)
@@ -56,4 +57,13 @@ def read(workdir: str) -> list[dict]:
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise
+            # A run killed while writing its last row: that row is dropped (the resumed run logs it again).
+    return rows

@@ -72,22 +72,40 @@ def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic
 
 
 def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, label_smoothing, task_names=(),
-               bt_options=None):
+               bt_options=None, nan_steps=None):
     """One optimizer step on a global batch; dropout keys depend on (rng, step) only.
 
     `task_names`: the task names that feature `task` indexes, for per-task metrics. `bt`: rows for
     online back-translation (objectives/online_bt.py), translated with the step's params and
-    appended to the batch; `bt_options`: the keyword arguments of `online_bt.synthetic_rows`."""
+    appended to the batch; `bt_options`: the keyword arguments of `online_bt.synthetic_rows`.
+
+    A step whose loss or gradient is not finite leaves params and optimizer state as they were
+    (metric `nonfinite` = 1) but still advances `step`: step counts batches consumed, so the data
+    position, the learning-rate schedule and dropout keys stay those of an unguarded run.
+    `nan_steps`: an int array of (1-based) steps whose loss is made NaN, 0-padded (config
+    debug.nan_steps, for tests); an argument rather than a constant, so that poisoning other steps
+    compiles nothing new."""
     step_rng, bt_rng = jax.random.split(jax.random.fold_in(rng, state.step))
     rngs = {"dropout": step_rng}
     if bt is not None:
         rows = online_bt.synthetic_rows(state.params, bt, bt_rng, model=model, **bt_options)
         batch = online_bt.append_rows(batch, rows, task_names.index(online_bt.NAME))
-    grad_fn = jax.value_and_grad(_loss_and_metrics, has_aux=True)
-    (_, metrics), grads = grad_fn(state.params, batch, model, label_smoothing, rngs, False, task_names)
+
+    def loss_fn(params):
+        loss, metrics = _loss_and_metrics(params, batch, model, label_smoothing, rngs, False, task_names)
+        if nan_steps is not None:
+            loss = loss * jnp.where(jnp.isin(state.step + 1, nan_steps), jnp.nan, 1.0)
+            metrics["loss"] = loss
+        return loss, metrics
+
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"])
+    params, opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state),
+                                     (state.params, state.opt_state))
+    metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
     metrics["learning_rate"] = schedule(state.step)
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 

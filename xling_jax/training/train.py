@@ -11,10 +11,12 @@ import numpy as np
 from xling_jax.data import mixture, pipeline
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.decoding.translate import Translator
+from xling_jax.experiments import registry as run_registry
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
 from xling_jax.objectives import online_bt, tasks
 from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
+from xling_jax.training import numerics, preemption
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
 from xling_jax.training.validate import validate
@@ -48,7 +50,7 @@ def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> No
 def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, sharding, data_iter=None):
     """The state of WORKDIR's latest checkpoint (and `data_iter`'s position), else a new one, with
     init_from's params loaded into it when `fine_tune`."""
-    if mngr.latest_step() is not None:
+    if mngr.latest_step() is not None or checkpoints.saved_steps(workdir):
         state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter)
         print(f"Resuming from step {int(state.step)} in {workdir}")
         return state
@@ -103,6 +105,9 @@ def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming from WORKDIR's latest checkpoint) and returns the final dev metrics."""
     validate(config)
+    # Device, rule and batch checks too come before any build or compile.
+    mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
+    mesh_lib.check_batch_size(config.train.batch_size, mesh)
     workdir = workdir_lib.prepare(workdir)
     data_dir = mixture.ensure_built(config.data)
     directions = mixture.directions(config.data, data_dir)  # checks language codes
@@ -114,8 +119,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         print(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
             f"{d.key(qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
             for d, n, r in zip(directions, counts, rates)))
-    mesh = mesh_lib.make_mesh(config.mesh)
-    mesh_lib.check_batch_size(config.train.batch_size, mesh)
     # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
     imported = checkpoints.imported_only(workdir)
     workdir_lib.save_config(workdir, config, ("tokenizer", "model") if imported else workdir_lib.FIXED_SECTIONS)
@@ -127,56 +130,79 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
     tx = optimizer.make_optimizer(config.train)
     replicated = mesh_lib.replicated(mesh)
-    init = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
-                   out_shardings=replicated)
-    step_fn = functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
-                                label_smoothing=config.train.label_smoothing, task_names=tasks.metric_names(config))
-    train_step = jax.jit(step_fn, out_shardings=(replicated, replicated), donate_argnums=(0,))
+    init_fn = functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8))
+    dummy = np.zeros((1, 8), np.int32)
+    shardings = mesh_lib.state_shardings(jax.eval_shape(init_fn, jax.random.key(0)), model.param_axes(dummy, dummy),
+                                         mesh, rules)
+    init = jax.jit(init_fn, out_shardings=shardings)
+    step_fn = mesh_lib.with_rules(functools.partial(
+        steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
+        label_smoothing=config.train.label_smoothing, task_names=tasks.metric_names(config)), mesh, rules)
+    train_step = jax.jit(step_fn, out_shardings=(shardings, replicated), donate_argnums=(0,))
+    nan_steps = numerics.nan_steps_array(config.debug.nan_steps)
     bt_batches = None
     if online_bt.enabled(config):  # a second compiled step: the one that back-translates
-        online_bt.check(config, tokenizer, mesh.shape["data"])
+        online_bt.check(config, tokenizer, mesh_lib.batch_splits(mesh))
         bt_batches = online_bt.BtBatches(config, tokenizer, data_dir, jax.process_index(), jax.process_count())
         bt_step = jax.jit(functools.partial(step_fn, bt_options=online_bt.options(config)),
-                          out_shardings=(replicated, replicated), donate_argnums=(0,))
-    eval_step = jax.jit(functools.partial(steps.eval_step, model=model), out_shardings=replicated)
+                          out_shardings=(shardings, replicated), donate_argnums=(0,))
+    eval_step = jax.jit(mesh_lib.with_rules(functools.partial(steps.eval_step, model=model), mesh, rules),
+                        out_shardings=replicated)
 
     batches = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
     # The checkpoint stores the state after the last batch the loop consumed, not after prefetched ones.
     data_iter = Prefetch(batches, lambda b: mesh_lib.global_batch(b, mesh), size=config.data.prefetch)
-    mngr = checkpoints.manager(workdir, config.keep_checkpoints)
+    mngr = checkpoints.manager(workdir, config.keep_checkpoints, cleanup=True)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
     if imported:
-        abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated),
-                                jax.eval_shape(init, init_rng).params)
+        abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                                jax.eval_shape(init, init_rng).params, shardings.params)
         state = init(init_rng).replace(params=checkpoints.restore_params(workdir, abstract, 0)[0])
         print(f"Fine-tuning the params imported into {workdir}")
     else:
-        state = resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, replicated, data_iter)
+        state = resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params, data_iter)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     translator = Translator(model, state.params, tokenizer, config.decode) if config.eval_bleu else None
     best = checkpoints.best_record(workdir)
 
     start = int(state.step)
     writer = MetricsWriter(workdir, start)
+    guard = numerics.Guard(config.train.max_nonfinite, config.train.spike_factor,
+                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r])
     total = config.train.steps
+    if jax.process_index() == 0 and start < total:
+        run_registry.record_start(workdir, start)  # run.json: code version and environment
     eval_metrics = {}
-    with Progress(start, total, enabled=jax.process_index() == 0,
-                        header=f"{n_params / 1e6:.1f}M params on {mesh.shape['data']} device(s)") as progress:
+    with preemption.StopRequest() as stop, Progress(
+            start, total, enabled=jax.process_index() == 0,
+            header=f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s)") as progress:
         window, t_window = [], time.perf_counter()
         for step in range(start, total):
             batch = next(data_iter)
             if bt_batches is not None and step >= config.online_bt.start_step:
-                state, metrics = bt_step(state, batch, step_rng, mesh_lib.global_batch(bt_batches[step], mesh))
+                state, metrics = bt_step(state, batch, step_rng, mesh_lib.global_batch(bt_batches[step], mesh),
+                                         nan_steps=nan_steps)
             else:
-                state, metrics = train_step(state, batch, step_rng)
+                state, metrics = train_step(state, batch, step_rng, nan_steps=nan_steps)
             window.append(metrics)
             done = step + 1
             if done % config.log_every == 0 or done == total:
                 fetched = jax.device_get(window)
                 elapsed = time.perf_counter() - t_window
                 tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
-                row = {k: float(np.mean([m[k] for m in fetched])) for k in ("loss", "nll", "accuracy", "grad_norm")}
+                try:
+                    row = guard.check(list(range(done - len(fetched) + 1, done + 1)),
+                                      [float(m["loss"]) for m in fetched], [float(m["nonfinite"]) for m in fetched])
+                except numerics.NonFiniteStop as e:
+                    checkpoints.finish(mngr)
+                    data_iter.close()
+                    writer.close()
+                    good = [s for s in mngr.all_steps() if s < guard.first_bad]
+                    raise numerics.NonFiniteStop(f"{e}; the last good checkpoint is " + (
+                        f"step {max(good)} in {mngr.directory}" if good else "none (no step before it was saved)"))
+                finite = [m for m in fetched if not m["nonfinite"]] or fetched
+                row.update({k: float(np.mean([m[k] for m in finite])) for k in ("nll", "accuracy", "grad_norm")})
                 for key in sorted({k for m in fetched for k in m}):
                     if key.startswith("nll_sum/"):  # per task: token-weighted over the window
                         name = key.split("/", 1)[1]
@@ -198,13 +224,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                         best = checkpoints.best_record(workdir) or {"score": eval_metrics["dev_bleu"]}
                 writer.write(done, eval_metrics, kind="eval")
                 progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
-            if done % config.checkpoint_every == 0 or done == total:
+            # Asked once per step: a signal between the save and the break must not skip the save.
+            stopping = stop.stop_at(done)
+            if done % config.checkpoint_every == 0 or done == total or stopping:
                 checkpoints.save(mngr, done, state, data_iter)
+            if stopping:
+                checkpoints.finish(mngr)
+                preemption.report_stop(stopping, done, str(mngr.directory), workdir)
+                break
             if not window:
                 t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
-    mngr.wait_until_finished()
+    checkpoints.finish(mngr)
     data_iter.close()
     writer.close()
+    if jax.process_index() == 0:  # final.json: last dev evaluation, train loss and throughput
+        run_registry.record_final(workdir, keep_old=start >= total)
     if start >= total:
         print(f"{workdir} is already trained to step {start} (train.steps={total}); nothing to do.")
     return eval_metrics

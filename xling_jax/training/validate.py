@@ -1,32 +1,37 @@
 """Config checks that run before anything is built or compiled: one clear error each."""
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
+from xling_jax.model import MODELS, lstm
 from xling_jax.model.transformer import ACTIVATIONS, OUTPUT_PROJECTIONS, POSITIONS
 from xling_jax.training.optimizer import SCHEDULES
 
 
 def validate(config) -> None:
+    from xling_jax.configs.loading import check_schema
+    check_schema(config)  # unknown keys and wrong types first: the checks below read the keys
     m, t, d = config.model, config.train, config.data
     positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "model.num_layers": m.num_layers,
-                "model.emb_dim": m.emb_dim, "model.num_heads": m.num_heads, "model.mlp_dim": m.mlp_dim,
+                "model.emb_dim": m.emb_dim,
                 "data.max_len": d.max_len, "checkpoint_every": config.checkpoint_every,
                 "log_every": config.log_every, "eval_every": config.eval_every,
                 "keep_checkpoints": config.keep_checkpoints, "tokenizer.vocab_size": config.tokenizer.vocab_size}
     for key, value in positive.items():
         if value <= 0:
             raise UserError(f"{key} must be positive, got {value}")
-    if m.emb_dim % m.num_heads:
-        raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
-    for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
-                                ("output_projection", m.output_projection, OUTPUT_PROJECTIONS)):
-        if value not in allowed:
-            raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    if m.positions == "learned" and d.max_len > m.max_len:
-        raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
+    if m.name not in MODELS:
+        raise UserError(f"unknown model.name {m.name!r}; choose one of {', '.join(MODELS)}")
+    if m.name == "lstm":
+        _check_lstm(config)
+    else:  # the Transformer's own keys
+        _check_transformer(config)
     from xling_jax.objectives import tasks
     tasks.parse(config)
     if t.schedule not in SCHEDULES:
         raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if t.max_nonfinite < 0 or t.spike_factor < 0:
+        raise UserError("train.max_nonfinite and train.spike_factor must be >= 0 (0: off)")
+    from xling_jax.training.numerics import nan_steps_array
+    nan_steps_array(config.debug.nan_steps)
     if not 0.0 <= t.label_smoothing < 1.0:
         raise UserError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
     if not 0.0 <= m.dropout_rate < 1.0:
@@ -44,3 +49,28 @@ def validate(config) -> None:
         raise UserError("data.bucket_step and data.bucket_window must be positive")
     # Dataset names only: language codes are checked once the datasets are built.
     mixture.dataset_refs(d)
+
+
+def _check_transformer(config) -> None:
+    m, d = config.model, config.data
+    for key in ("num_heads", "mlp_dim"):
+        if m[key] <= 0:
+            raise UserError(f"model.{key} must be positive, got {m[key]}")
+    if m.emb_dim % m.num_heads:
+        raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
+    for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
+                                ("output_projection", m.output_projection, OUTPUT_PROJECTIONS)):
+        if value not in allowed:
+            raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    if m.positions == "learned" and d.max_len > m.max_len:
+        raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
+
+
+def _check_lstm(config) -> None:
+    """The LSTM's keys, and the features it lacks (the XLM encoder-only tasks need a Transformer)."""
+    from xling_jax.objectives import tasks
+    lstm.check_config(config.model)
+    encoder_tasks = [name for name, _ in tasks.parse(config) if name in tasks.ENCODER]
+    if encoder_tasks:
+        raise UserError(f"config.tasks has the encoder-only task(s) {', '.join(encoder_tasks)}, which need an "
+                        "LM head on a Transformer encoder: drop them or set model.name='transformer'")

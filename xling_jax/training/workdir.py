@@ -49,7 +49,10 @@ def save_config(workdir: str, config: ml_collections.ConfigDict, fixed=FIXED_SEC
             diffs = _diff({k: _get(old, k) for k in changed}, {k: _get(new, k) for k in changed})
             raise UserError(f"{workdir} already holds a run with another {'/'.join(changed)} config "
                             f"({'; '.join(diffs[:3])}); use a new --workdir or the original config")
-    tmp = path + ".tmp"
+    import jax
+    if jax.process_index() != 0:  # one writer per run; every process has checked the saved config above
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(loading.to_json(config))
     os.replace(tmp, path)

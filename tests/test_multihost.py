@@ -1,0 +1,129 @@
+"""Two processes (4 simulated CPU devices each, gloo collectives) train like one process, stop
+together when one of them gets SIGTERM, and their Orbax checkpoints resume in one process and the
+other way round."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY_CONFIG
+from test_training import tiny, train_losses
+from xling_jax.errors import UserError
+from xling_jax.training import metrics
+from xling_jax.training.train import train_and_evaluate
+
+# Every process reads the whole (length-bucketed) stream and keeps its rows of each global batch, so
+# the global batches, and the data-iterator state in a checkpoint, do not depend on the process count.
+UNPACKED = ("--config.data.pack=false",)
+
+# Each process trains a fresh run in argv[2], which process 1 alone is sent SIGTERM in (after step 2):
+# both processes must stop after one agreed step and exit 0. Then each resumes that run and the run
+# in argv[3], both to train.steps.
+_RUNS = """
+import os, signal, sys
+from xling_jax.cli.main import main
+from xling_jax.training import preemption
+address, index, fresh, resumed, config = sys.argv[1:6]
+flags = ["--coordinator_address", address, "--num_processes", "2", "--process_id", index, *sys.argv[6:]]
+agreed = preemption.StopRequest.stop_at
+def stop_at(self, step):
+    if step == 2 and index == "1":
+        os.kill(os.getpid(), signal.SIGTERM)
+    return agreed(self, step)
+preemption.StopRequest.stop_at = stop_at
+assert main(["train", "--config", config, "--workdir", fresh, *flags]) == 0
+preemption.StopRequest.stop_at = agreed
+for workdir in (fresh, resumed):
+    assert main(["train", "--config", config, "--workdir", workdir, *flags]) == 0
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _stopped_copy(workdir, dest, step):
+    """`workdir` as it was right after its step-`step` checkpoint (later checkpoints and metrics gone)."""
+    shutil.copytree(workdir, dest)
+    for name in os.listdir(os.path.join(dest, "checkpoints")):
+        if name.isdigit() and int(name) > step:
+            shutil.rmtree(os.path.join(dest, "checkpoints", name))
+    with open(os.path.join(dest, "metrics.jsonl")) as f:
+        rows = [line for line in f if json.loads(line)["step"] <= step]
+    with open(os.path.join(dest, "metrics.jsonl"), "w") as f:
+        f.writelines(rows)
+    return str(dest)
+
+
+def _assert_same(losses, reference, what):
+    assert losses.keys() == reference.keys(), what
+    worst = max(abs(losses[s] - reference[s]) / abs(reference[s]) for s in reference)
+    assert worst <= 1e-4, (what, worst)
+
+
+def test_two_processes_train_stop_together_and_resume_like_one(tiny_workdir, tmp_path):
+    config = tiny(**{"data.pack": False})
+    one = tiny_workdir
+    train_and_evaluate(config, one)  # the reference: one process, to step 6 (checkpoints at 3 and 6)
+    reference = train_losses(one)
+
+    fresh = tmp_path / "two"
+    fresh.mkdir()
+    shutil.copy(os.path.join(one, "tokenizer.model"), fresh)
+    one_then_two = _stopped_copy(one, tmp_path / "one_then_two", 3)
+    # A compilation cache shared by the two processes' runs: each process's second run (the resume)
+    # reuses the first one's compiled steps.
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
+               JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax_cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    address = f"localhost:{_free_port()}"
+    procs = [subprocess.Popen([sys.executable, "-c", _RUNS, address, str(i), str(fresh), one_then_two,
+                               TINY_CONFIG, *UNPACKED], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    # On failure both processes' logs are shown: the one that failed first is often the other one.
+    logs = "\n".join(f"--- process {i} (exit {p.returncode}):\n{out[-1500:]}\n{err[-2500:]}"
+                     for i, (p, (out, err)) in enumerate(zip(procs, outputs)))
+    assert all(p.returncode == 0 for p in procs), logs
+    assert outputs[0][0].count("on 8 device(s)") == 3  # all runs span both processes' devices
+    stops = [re.findall(r"Stopped by SIGTERM after step (\d+)", err) for _, err in outputs]
+    assert len(stops[0]) == 1 and stops[0] == stops[1], logs
+    print("stopped after step", stops[0][0])
+    assert str(stops[0][0]) in os.listdir(fresh / "checkpoints")
+    _assert_same(train_losses(str(fresh)), reference, "2 processes")
+    _assert_same(train_losses(one_then_two), reference, "1 process to step 3, 2 processes to 6")
+
+    two_then_one = _stopped_copy(str(fresh), tmp_path / "two_then_one", 3)
+    train_and_evaluate(config, two_then_one)  # the 2-process checkpoint of step 3, in this one process
+    _assert_same(train_losses(two_then_one), reference, "2 processes to step 3, 1 process to 6")
+    # The final params score the same dev loss. (They are not compared elementwise: where a gradient is
+    # at rounding level, Adam's normalised step turns the devices' other summation order into a
+    # difference of the size of the learning rate.)
+    for workdir in (str(fresh), one_then_two, two_then_one):
+        _assert_same(dev_losses(workdir), dev_losses(one), workdir)
+
+
+def dev_losses(workdir):
+    return {r["step"]: r["dev_loss"] for r in metrics.read(workdir) if r["kind"] == "eval"}
+
+
+def test_only_process_0_writes_the_run_config(tmp_path, monkeypatch):
+    """Every process checks config.json against its own config, one writes it: two processes
+    replacing one file through one temporary name lost it under load."""
+    import jax
+    from xling_jax.training import workdir as workdir_lib
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    workdir_lib.save_config(str(tmp_path), tiny())
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(jax, "process_index", lambda: 0)
+    workdir_lib.save_config(str(tmp_path), tiny())
+    assert os.listdir(tmp_path) == ["config.json"]
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    with pytest.raises(UserError, match="another model config"):  # process 1 still refuses a changed run
+        workdir_lib.save_config(str(tmp_path), tiny(**{"model.num_layers": 3}))
