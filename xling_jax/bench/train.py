@@ -66,9 +66,11 @@ def matmul_flops_per_s(dtype: str, n: int = 1024, reps: int = 3) -> float:
 def _timings(seconds: list[float], tokens_per_step: int, flops_per_step: int) -> dict:
     median = statistics.median(seconds)
     q = np.percentile(seconds, [10, 90]) if len(seconds) > 1 else (median, median)
-    return {"step_s_median": round(median, 5), "step_s_p10": round(float(q[0]), 5),
-            "step_s_p90": round(float(q[1]), 5), "step_s_min": round(min(seconds), 5),
-            "step_s_max": round(max(seconds), 5), "timed_steps": len(seconds),
+
+    def sig(s: float) -> float:  # significant digits, not decimals: tiny shapes step in microseconds
+        return float(f"{s:.6g}")
+    return {"step_s_median": sig(median), "step_s_p10": sig(float(q[0])), "step_s_p90": sig(float(q[1])),
+            "step_s_min": sig(min(seconds)), "step_s_max": sig(max(seconds)), "timed_steps": len(seconds),
             "tokens_per_s": round(tokens_per_step / median, 1),
             "achieved_flops_per_s": round(flops_per_step / median)}
 
