@@ -4,8 +4,8 @@ Run:    xling train --workdir runs/bible_en_es        (this config is the defaul
 Then:   xling eval --workdir runs/bible_en_es --split test
 Sized:  2 CPU cores, about 15 minutes end to end.
 Expect: test (Mark, Lamentations, Titus, Philemon) BLEU / chrF++ en->es 13.6 / 32.9,
-        es->en 15.2 / 36.1; about 10,000 training tokens/s; train + eval 11.4 min on 2 idle
-        cores with the dataset already built (xling_jax 2026-11-23).
+        es->en 15.2 / 36.1; about 9,800 training tokens/s; 12.8 min on 2 idle cores for the
+        README's main command from a fresh clone (data build included; 2026-11-23).
 """
 import ml_collections
 
