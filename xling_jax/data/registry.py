@@ -135,11 +135,8 @@ def _build_lock(data_dir: str, ref: str):
     """Serialises builds of one dataset: jobs started together on one machine (parallel test
     workers, sweep runs, the hosts of a job on a shared disk) build it once, not over each other."""
     with open(os.path.join(data_dir, f".{ref.replace('/', '_')}.build-lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _tfds_builder(ref: str, data_dir: str):
