@@ -32,3 +32,17 @@ def test_values_and_gradients_match_autodiff(ls):
     g_ref = jax.grad(mix(lambda x: _reference(x, targets, weights, ls)))(logits)
     np.testing.assert_allclose(g, g_ref, atol=1e-6)
     assert jnp.all(g[weights == 0] == 0)
+
+
+def test_accuracy_counts_argmax_hits_and_breaks_ties_like_argmax():
+    """Accuracy comes from the row maxima, not argmax: a target tied with an earlier maximum is a
+    miss, exactly as for argmax (which picks the first)."""
+    k1, k2 = jax.random.split(jax.random.key(1))
+    logits = jax.random.randint(k1, (4, 50, 6), 0, 3).astype(jnp.float32)  # many ties
+    targets = jax.random.randint(k2, (4, 50), 0, 6)
+    is_max = jnp.take_along_axis(logits, targets[..., None], -1)[..., 0] == logits.max(-1)
+    hits = logits.argmax(-1) == targets
+    assert jnp.sum(is_max & ~hits) > 10 and jnp.sum(hits) > 10  # both cases occur
+    weights = jnp.ones((4, 50)).at[0].set(0.0)
+    _, _, correct, _ = cross_entropy(logits, targets, weights, 0.1)
+    assert correct == jnp.sum(hits * weights)
