@@ -1,4 +1,4 @@
-"""host_malloc: large buffers freed in one step are reused by the next, without new page faults."""
+"""training/host_malloc: large buffers freed in one step are reused by the next, without new page faults."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,8 @@ import pytest
 # the page faults of the last 4 rounds. (Through libc itself: numpy asks for huge pages.)
 PROBE = """
 import ctypes, resource, threading
-import xling_jax
+from xling_jax.training import host_malloc
+host_malloc.tune()
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)
 libc.free.argtypes = (ctypes.c_void_p,)

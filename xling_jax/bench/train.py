@@ -24,7 +24,7 @@ from xling_jax.bench import flops as flops_lib
 from xling_jax.bench.shapes import SHAPES, model_overrides
 from xling_jax.errors import UserError
 from xling_jax.model import build_model
-from xling_jax.training import mesh as mesh_lib, optimizer, steps
+from xling_jax.training import host_malloc, mesh as mesh_lib, optimizer, steps
 
 BLOCKS = 4  # alternating xling/torch blocks the timed steps are split into
 
@@ -87,6 +87,7 @@ def _peak_memory(device) -> tuple[int | None, str]:
 def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, against: str | None = None) -> dict:
     if steps_timed < 1 or warmup < 0:
         raise UserError(f"--steps must be >= 1 and --warmup >= 0 (got {steps_timed}, {warmup})")
+    host_malloc.tune()  # as xling train does; PyTorch, in the same process, gains from it too
     mc, tc = config.model, config.train
     vocab, batch_size, length = config.tokenizer.vocab_size, tc.batch_size, config.data.max_len
     threads = len(os.sched_getaffinity(0))

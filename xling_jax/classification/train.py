@@ -23,7 +23,8 @@ from xling_jax.data import registry, tokenizer as tokenizer_lib
 from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier
-from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, preemption, workdir as workdir_lib
+from xling_jax.training import checkpoints, host_malloc, init_from, mesh as mesh_lib, optimizer, preemption
+from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
 from xling_jax.training import train as train_lib
@@ -140,6 +141,7 @@ def _eval_records(records, split: str, config) -> list[dict]:
 
 def classify_and_evaluate(config, workdir: str) -> dict:
     """Trains (or resumes) and evaluates; returns what it writes to WORKDIR/classify_results.json."""
+    host_malloc.tune()
     check_config(config)
     cc = config.classify
     workdir = workdir_lib.prepare(workdir)

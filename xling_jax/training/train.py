@@ -16,7 +16,7 @@ from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.model import build_model
 from xling_jax.objectives import online_bt, tasks
 from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
-from xling_jax.training import numerics, preemption
+from xling_jax.training import host_malloc, numerics, preemption
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
 from xling_jax.training.validate import validate
@@ -104,6 +104,7 @@ def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming from WORKDIR's latest checkpoint) and returns the final dev metrics."""
+    host_malloc.tune()  # first: before anything starts a thread (host_malloc.py says why and its costs)
     validate(config)
     # Device, rule and batch checks too come before any build or compile.
     mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
