@@ -136,13 +136,20 @@ def test_tiny_zero_shot_run_end_to_end(tiny_libreoffice_dir, tmp_path, capsys, m
     overrides = [f"--config.{k}={v}" for k, v in {
         "data.data_dir": tiny_libreoffice_dir, "tokenizer.vocab_size": 400, "classify.max_len": 16,
         "train.steps": 60, "train.batch_size": 16, "train.learning_rate": 3e-3, "train.label_smoothing": 0.0,
-        "log_every": 10, "eval_every": 30, "checkpoint_every": 30}.items()]
+        "log_every": 10, "eval_every": 30, "checkpoint_every": 30,
+        "debug.nan_steps": "19,20", "train.max_nonfinite": 3}.items()]
     # Preempted after step 20 (as SIGTERM makes StopRequest answer): a checkpoint, exit 0; rerun resumes.
     with monkeypatch.context() as m:
         m.setattr(preemption.StopRequest, "stop_at", lambda self, step: "SIGTERM" if step == 20 else None)
         assert main(["classify", "--config", TINY_CONFIG, "--workdir", workdir] + overrides) == 0
     assert "Stopped by SIGTERM after step 20" in capsys.readouterr().err
     assert checkpoints.saved_steps(workdir) == [20] and not os.path.exists(os.path.join(workdir, evaluate.RESULTS_FILE))
+    # Steps 19 and 20 were poisoned: skipped, counted, and the streak is in the checkpoint for the resume.
+    row_20 = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))][-1]
+    assert row_20["step"] == 20 and row_20["nonfinite"] == 2 and np.isfinite(row_20["loss"])
+    mngr = checkpoints.manager(workdir, 10)
+    assert checkpoints.saved_numerics(mngr, 20) == {"nonfinite_streak": 2, "first_nonfinite": 19}
+    mngr.close()
     assert main(["classify", "--config", TINY_CONFIG, "--workdir", workdir] + overrides) == 0
     out = capsys.readouterr().out
     assert "Resuming from step 20" in out

@@ -289,6 +289,49 @@ def test_nonfinite_steps_are_skipped_counted_and_too_many_stop_training(rel_conf
     assert checkpoints.saved_steps(workdir) == [1, 2, 3, 4]
 
 
+def test_a_nonfinite_streak_goes_on_counting_across_a_resume(rel_config, tiny_tokenizer, tmp_path, capsys):
+    workdir = _new_workdir(tmp_path / "run", tiny_tokenizer)
+    args = ["train", "--config", rel_config, "--workdir", workdir, "--config.train.max_nonfinite=3",
+            "--config.checkpoint_every=1", "--config.keep_checkpoints=10"]
+    # Steps 4-5 skipped, then the run ends (train.steps=5) two steps into a streak.
+    assert main(args + ["--config.debug.nan_steps=4,5", "--config.train.steps=5"]) == 0
+    # Resumed for longer, step 6 is the third in a row: the stop of an uninterrupted run.
+    assert main(args + ["--config.debug.nan_steps=4,5,6"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("xling: error: stopped at step 6: 3 consecutive steps with a non-finite loss or gradient "
+                          "(steps 4-6, updates skipped; train.max_nonfinite=3); the last good checkpoint is step 3")
+    assert checkpoints.saved_steps(workdir) == [1, 2, 3, 4, 5]
+
+
+def test_a_streak_completed_between_logs_stops_before_the_next_checkpoint(rel_config, tiny_tokenizer, tmp_path,
+                                                                        capsys):
+    """log_every=4, a checkpoint every step: the checkpoint of step 3 would record a finished streak
+    of steps 2-3 (not yet logged), so the run stops there rather than at the log of step 4."""
+    workdir = _new_workdir(tmp_path / "run", tiny_tokenizer)
+    assert main(["train", "--config", rel_config, "--workdir", workdir, "--config.train.max_nonfinite=2",
+                 "--config.checkpoint_every=1", "--config.log_every=4", "--config.debug.nan_steps=2,3"]) == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "xling: error: stopped at step 3: 2 consecutive steps with a non-finite loss or gradient (steps 2-3, ")
+    assert checkpoints.saved_steps(workdir) == [1, 2]
+    mngr = checkpoints.manager(workdir, 10)
+    assert checkpoints.saved_numerics(mngr, 1) == {"nonfinite_streak": 0, "first_nonfinite": None}
+    assert checkpoints.saved_numerics(mngr, 2) == {"nonfinite_streak": 1, "first_nonfinite": 2}
+    mngr.close()
+
+
+def test_guard_records_pending_steps_without_counting_them_twice():
+    guard = numerics.Guard(max_nonfinite=3, spike_factor=0.0, saved={"nonfinite_streak": 1, "first_nonfinite": 7})
+    assert guard.saved(9, [1.0, 0.0]) == {"nonfinite_streak": 0, "first_nonfinite": None}
+    assert guard.saved(9, [1.0]) == {"nonfinite_streak": 2, "first_nonfinite": 7}
+    assert guard.saved(9, []) == {"nonfinite_streak": 1, "first_nonfinite": 7}
+    with pytest.raises(numerics.NonFiniteStop, match=r"stopped at step 9: 3 consecutive .* \(steps 7-9"):
+        guard.saved(9, [1.0, 1.0])
+    # The streak from the checkpoint continues in the logged rows.
+    guard = numerics.Guard(max_nonfinite=3, spike_factor=0.0, saved={"nonfinite_streak": 2, "first_nonfinite": 7})
+    with pytest.raises(numerics.NonFiniteStop, match=r"stopped at step 9: 3 consecutive .* \(steps 7-9"):
+        guard.check([9], [float("nan")], [1.0])
+
+
 def test_loss_spikes_are_reported_and_streaks_span_windows(capsys):
     guard = numerics.Guard(max_nonfinite=3, spike_factor=2.0, logged_losses=[4.0] * 5)
     row = guard.check([6, 7, 8], [4.0, 9.0, 7.0], [0, 0, 0])

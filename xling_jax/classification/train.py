@@ -23,7 +23,7 @@ from xling_jax.data import registry, tokenizer as tokenizer_lib
 from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier
-from xling_jax.training import checkpoints, host_malloc, init_from, mesh as mesh_lib, optimizer, preemption
+from xling_jax.training import checkpoints, host_malloc, init_from, mesh as mesh_lib, numerics, optimizer, preemption
 from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.metrics import MetricsWriter
 from xling_jax.training.progress import Progress
@@ -184,6 +184,7 @@ def classify_and_evaluate(config, workdir: str) -> dict:
         steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
         label_smoothing=config.train.label_smoothing), mesh, rules),
         out_shardings=(shardings, replicated), donate_argnums=(0,))
+    nan_steps = numerics.nan_steps_array(config.debug.nan_steps)
     predictor = _Predictor(model, mesh)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints)
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
@@ -193,6 +194,10 @@ def classify_and_evaluate(config, workdir: str) -> dict:
 
     start, total = int(state.step), config.train.steps
     writer = MetricsWriter(workdir, start)
+    guard = numerics.Guard(config.train.max_nonfinite, config.train.spike_factor,
+                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r],
+                           checkpoints.saved_numerics(mngr, start))
+    guard_call = numerics.stopping_caller(guard, mngr, lambda: checkpoints.finish(mngr), writer.close)
     header = (f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s); {len(rows):,} training texts "
               f"({', '.join(cc.train_languages)}), {len(dev_records):,} dev records")
     with preemption.StopRequest() as stop, Progress(start, total, enabled=jax.process_index() == 0,
@@ -202,13 +207,14 @@ def classify_and_evaluate(config, workdir: str) -> dict:
             idx = batches.train_indices(lengths, config.train.batch_size, step, config.seed)
             batch = {"tokens": batches.pad([rows[i] for i in idx], tokenizer.pad_id, max_len=cc.max_len),
                      "labels": labels[idx]}
-            state, metrics = train_step(state, mesh_lib.global_batch(_local_rows(batch), mesh), step_rng)
+            state, metrics = train_step(state, mesh_lib.global_batch(_local_rows(batch), mesh), step_rng,
+                                        nan_steps=nan_steps)
             window.append(metrics)
             done = step + 1
             if done % config.log_every == 0 or done == total:
                 fetched = jax.device_get(window)
                 elapsed = time.perf_counter() - t_window
-                row = {k: float(np.mean([m[k] for m in fetched])) for k in ("loss", "accuracy", "grad_norm")}
+                row = guard_call(guard.window_row, done, fetched, ("accuracy", "grad_norm"))
                 row.update(learning_rate=float(fetched[-1]["learning_rate"]),
                            tokens_per_s=sum(float(m["tokens"]) for m in fetched) / elapsed,
                            steps_per_s=len(fetched) / elapsed)
@@ -225,7 +231,8 @@ def classify_and_evaluate(config, workdir: str) -> dict:
                 progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
             stopping = stop.stop_at(done)  # as in the translation loop
             if done % config.checkpoint_every == 0 or done == total or stopping:
-                checkpoints.save(mngr, done, state)
+                checkpoints.save(mngr, done, state, numerics=guard_call(guard.saved, done,
+                                                                        [m["nonfinite"] for m in window]))
             if stopping:
                 checkpoints.finish(mngr)
                 writer.close()

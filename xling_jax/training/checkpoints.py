@@ -16,6 +16,7 @@ from xling_jax.errors import UserError
 
 
 CORRUPT_DIR = "corrupt_checkpoints"  # unreadable checkpoints are moved here when training falls back
+NUMERICS = "numerics"  # the checkpoint item with the non-finite guard's record
 
 
 def manager(workdir: str, keep: int, cleanup: bool = False) -> ocp.CheckpointManager:
@@ -25,7 +26,7 @@ def manager(workdir: str, keep: int, cleanup: bool = False) -> ocp.CheckpointMan
     return ocp.CheckpointManager(
         os.path.join(os.path.abspath(workdir), "checkpoints"),
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=cleanup),
-        item_names=("state", "data"))
+        item_names=("state", "data", NUMERICS))
 
 
 def saved_steps(workdir: str) -> list[int]:
@@ -112,12 +113,14 @@ def verify(root: str, step: int) -> None:
                          f"e.g. {bad[0]}")
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None) -> None:
+def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None, numerics: dict | None = None) -> None:
     """Starts writing a checkpoint (in the background); a full or unwritable disk is a UserError,
-    here or from `finish`."""
+    here or from `finish`. `numerics`: the guard's record (numerics.Guard.saved), as JSON."""
     items = {"state": ocp.args.StandardSave(state)}
     if data_iter is not None:
         items["data"] = grain.checkpoint.CheckpointSave(data_iter)
+    if numerics is not None:
+        items[NUMERICS] = ocp.args.JsonSave(numerics)
     finish(mngr)  # the previous step (orbax would wait for it anyway), then its checksums
     try:
         mngr.save(step, args=ocp.args.Composite(**items))
@@ -203,6 +206,14 @@ def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: i
     if step is not None:
         return restore_step(step)
     return _latest_good(mngr, restore_step, quarantine=True)[0]
+
+
+def saved_numerics(mngr: ocp.CheckpointManager, step: int) -> dict:
+    """The guard's record in checkpoint `step` ({} where there is none: a fresh run, an import, or
+    a checkpoint from before the record existed)."""
+    if not os.path.isdir(os.path.join(str(mngr.directory), str(step), NUMERICS)):
+        return {}
+    return mngr.restore(step, args=ocp.args.Composite(**{NUMERICS: ocp.args.JsonRestore()}))[NUMERICS]
 
 
 def data_state(directory: str) -> bytes:

@@ -10,6 +10,7 @@ metrics.jsonl on resume).
 import math
 import sys
 
+import jax
 import numpy as np
 
 from xling_jax.errors import UserError
@@ -35,9 +36,14 @@ class NonFiniteStop(UserError):
 
 
 class Guard:
-    def __init__(self, max_nonfinite: int, spike_factor: float, logged_losses=()):
+    """The host side of the guard for one run. `logged_losses`: the train rows' losses kept from
+    before a resume; `saved`: what the checkpoint resumed from recorded (`Guard.saved`), so that a
+    streak of non-finite steps goes on counting across a restart."""
+
+    def __init__(self, max_nonfinite: int, spike_factor: float, logged_losses=(), saved=None):
         self.max_nonfinite, self.spike_factor = max_nonfinite, spike_factor
-        self.streak, self.first_bad = 0, None
+        saved = saved or {}
+        self.streak, self.first_bad = saved.get("nonfinite_streak", 0), saved.get("first_nonfinite")
         self.mean, self.rows = None, 0
         for loss in logged_losses:  # rows kept from before a resume
             self._fold(loss)
@@ -48,6 +54,14 @@ class Guard:
         self.mean = loss if self.mean is None else SPIKE_DECAY * self.mean + (1 - SPIKE_DECAY) * loss
         self.rows += 1
 
+    def _count(self, step: int) -> None:
+        self.streak += 1
+        self.first_bad = step if self.streak == 1 else self.first_bad
+        if self.max_nonfinite and self.streak >= self.max_nonfinite:
+            raise NonFiniteStop(f"stopped at step {step}: {self.streak} consecutive steps with a non-finite "
+                                f"loss or gradient (steps {self.first_bad}-{step}, updates skipped; "
+                                f"train.max_nonfinite={self.max_nonfinite})")
+
     def check(self, steps: list[int], losses: list[float], nonfinite: list[float]) -> dict:
         """Row entries for one logged window of steps (1-based `done` numbers): `nonfinite` (steps
         skipped) and `loss_spikes`; raises NonFiniteStop when the streak reaches max_nonfinite,
@@ -55,12 +69,7 @@ class Guard:
         spikes, good = 0, []
         for step, loss, bad in zip(steps, losses, nonfinite):
             if bad:
-                self.streak += 1
-                self.first_bad = step if self.streak == 1 else self.first_bad
-                if self.max_nonfinite and self.streak >= self.max_nonfinite:
-                    raise NonFiniteStop(f"stopped at step {step}: {self.streak} consecutive steps with a non-finite "
-                                        f"loss or gradient (steps {self.first_bad}-{step}, updates skipped; "
-                                        f"train.max_nonfinite={self.max_nonfinite})")
+                self._count(step)
                 continue
             self.streak = 0
             good.append(loss)
@@ -72,3 +81,47 @@ class Guard:
         loss = sum(good) / len(good) if good else float("nan")
         self._fold(loss)
         return {"loss": loss, "nonfinite": int(sum(1 for b in nonfinite if b)), "loss_spikes": spikes}
+
+    def window_row(self, done: int, fetched: list[dict], keys=()) -> dict:
+        """`check` on the fetched metrics of the steps up to `done`, plus the mean of each of `keys`
+        over the finite steps (over all of them if none was finite)."""
+        row = self.check(list(range(done - len(fetched) + 1, done + 1)), [float(m["loss"]) for m in fetched],
+                         [float(m["nonfinite"]) for m in fetched])
+        finite = [m for m in fetched if not m["nonfinite"]] or fetched
+        row.update({k: float(np.mean([m[k] for m in finite])) for k in keys})
+        return row
+
+    def saved(self, done: int, pending: list) -> dict:
+        """What a checkpoint of step `done` records: the streak after the steps not logged yet, whose
+        `nonfinite` flags (device values) are `pending`. Raises NonFiniteStop if they complete a streak
+        (the check at the next log would stop there; a checkpoint past it would resume a run that
+        should have stopped)."""
+        streak, first = self.streak, self.first_bad
+        for step, bad in zip(range(done - len(pending) + 1, done + 1), jax.device_get(pending)):
+            if bad:
+                self._count(step)
+            else:
+                self.streak = 0
+        record = {"nonfinite_streak": self.streak, "first_nonfinite": self.first_bad if self.streak else None}
+        self.streak, self.first_bad = streak, first  # these steps are checked again when they are logged
+        return record
+
+    def stop_error(self, e: NonFiniteStop, mngr) -> NonFiniteStop:
+        """`e` naming the newest checkpoint of checkpoint manager `mngr` from before the streak."""
+        good = [s for s in mngr.all_steps() if s < self.first_bad]
+        return NonFiniteStop(f"{e}; the last good checkpoint is " + (
+            f"step {max(good)} in {mngr.directory}" if good else "none (no step before it was saved)"))
+
+
+def stopping_caller(guard: Guard, mngr, *cleanup):
+    """A caller of `guard`'s methods for a train loop: a NonFiniteStop from them first runs the
+    `cleanup` callables (finish the checkpoint being written, close the data and the metrics) and
+    then ends the run, naming the last good checkpoint of `mngr`."""
+    def call(method, *args):
+        try:
+            return method(*args)
+        except NonFiniteStop as e:
+            for fn in cleanup:
+                fn()
+            raise guard.stop_error(e, mngr) from None
+    return call

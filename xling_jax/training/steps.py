@@ -93,21 +93,39 @@ def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, l
 
     def loss_fn(params):
         loss, metrics = _loss_and_metrics(params, batch, model, label_smoothing, rngs, False, task_names)
-        if nan_steps is not None:
-            loss = loss * jnp.where(jnp.isin(state.step + 1, nan_steps), jnp.nan, 1.0)
-            metrics["loss"] = loss
+        metrics["loss"] = loss = poisoned(loss, state.step, nan_steps)
         return loss, metrics
 
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = global_norm(grads)
-    finite = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"])
-    params, opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state),
-                                     (state.params, state.opt_state))
-    metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
     metrics["learning_rate"] = schedule(state.step)
-    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+    state, metrics["grad_norm"], metrics["nonfinite"] = guarded_update(state, grads, loss, tx)
+    return state, metrics
+
+
+def poisoned(loss, step, nan_steps):
+    """`loss`, made NaN where the step about to run (1-based: step + 1) is in `nan_steps` (config
+    debug.nan_steps, an int array; None: unchanged)."""
+    if nan_steps is None:
+        return loss
+    return loss * jnp.where(jnp.isin(step + 1, nan_steps), jnp.nan, 1.0)
+
+
+def guarded_update(state: TrainState, grads, loss, tx):
+    """(next state, gradient norm, nonfinite flag): the optimizer's update, skipped where the loss or
+    the gradient is not finite; `step` advances either way.
+
+    A cond rather than a `where` on every leaf: no select over params and optimizer state each step
+    (1.4% of a cpu-ref step on CPU)."""
+    grad_norm = global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+
+    def update(params, opt_state):
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    params, opt_state = jax.lax.cond(finite, update, lambda *old: old, state.params, state.opt_state)
+    return (TrainState(step=state.step + 1, params=params, opt_state=opt_state), grad_norm,
+            1.0 - finite.astype(jnp.float32))
 
 
 def global_norm(tree) -> jax.Array:

@@ -170,7 +170,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     start = int(state.step)
     writer = MetricsWriter(workdir, start)
     guard = numerics.Guard(config.train.max_nonfinite, config.train.spike_factor,
-                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r])
+                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r],
+                           checkpoints.saved_numerics(mngr, start))
+    guard_call = numerics.stopping_caller(guard, mngr, lambda: checkpoints.finish(mngr), data_iter.close,
+                                          writer.close)
     total = config.train.steps
     if jax.process_index() == 0 and start < total:
         run_registry.record_start(workdir, start)  # run.json: code version and environment
@@ -192,18 +195,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 fetched = jax.device_get(window)
                 elapsed = time.perf_counter() - t_window
                 tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
-                try:
-                    row = guard.check(list(range(done - len(fetched) + 1, done + 1)),
-                                      [float(m["loss"]) for m in fetched], [float(m["nonfinite"]) for m in fetched])
-                except numerics.NonFiniteStop as e:
-                    checkpoints.finish(mngr)
-                    data_iter.close()
-                    writer.close()
-                    good = [s for s in mngr.all_steps() if s < guard.first_bad]
-                    raise numerics.NonFiniteStop(f"{e}; the last good checkpoint is " + (
-                        f"step {max(good)} in {mngr.directory}" if good else "none (no step before it was saved)"))
-                finite = [m for m in fetched if not m["nonfinite"]] or fetched
-                row.update({k: float(np.mean([m[k] for m in finite])) for k in ("nll", "accuracy", "grad_norm")})
+                row = guard_call(guard.window_row, done, fetched, ("nll", "accuracy", "grad_norm"))
                 for key in sorted({k for m in fetched for k in m}):
                     if key.startswith("nll_sum/"):  # per task: token-weighted over the window
                         name = key.split("/", 1)[1]
@@ -228,7 +220,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             # Asked once per step: a signal between the save and the break must not skip the save.
             stopping = stop.stop_at(done)
             if done % config.checkpoint_every == 0 or done == total or stopping:
-                checkpoints.save(mngr, done, state, data_iter)
+                checkpoints.save(mngr, done, state, data_iter,
+                                 guard_call(guard.saved, done, [m["nonfinite"] for m in window]))
             if stopping:
                 checkpoints.finish(mngr)
                 preemption.report_stop(stopping, done, str(mngr.directory), workdir)
