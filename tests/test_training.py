@@ -89,8 +89,10 @@ def test_rerun_after_finish_does_nothing(tiny_workdir, capsys):
 
 
 # Mesh layouts of 8 devices (data x fsdp x tensor), all trained in one subprocess.
+# "grad_accum_steps": microbatches of the same batch (train.grad_accum_steps), also the same losses.
 LAYOUTS = {"data=8": {"data": 8}, "data=2,fsdp=4": {"data": 2, "fsdp": 4},
-           "data=2,tensor=4": {"data": 2, "tensor": 4}, "data=2,fsdp=2,tensor=2": {"data": 2, "fsdp": 2, "tensor": 2}}
+           "data=2,tensor=4": {"data": 2, "tensor": 4}, "data=2,fsdp=2,tensor=2": {"data": 2, "fsdp": 2, "tensor": 2},
+           "data=2,fsdp=2,tensor=2,accum=2": {"data": 2, "fsdp": 2, "tensor": 2, "grad_accum_steps": 2}}
 _TRAIN_LAYOUTS = """
 import json, os, shutil, sys
 from xling_jax.configs.loading import load_config_file
@@ -101,6 +103,7 @@ for name, sizes in layouts.items():
     os.makedirs(workdir)
     shutil.copy(tokenizer, workdir)
     config = load_config_file(config_path)
+    config.train.grad_accum_steps = sizes.pop("grad_accum_steps", 1)
     config.mesh.update(sizes)
     config.checkpoint_every = config.eval_every = config.train.steps  # one checkpoint, one evaluation
     train_and_evaluate(config, workdir)

@@ -50,8 +50,7 @@ def bench_data(config, workdir: str, batches: int = 50, steps_timed: int = 10) -
     tx = optimizer.make_optimizer(config.train)
     state = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
                     out_shardings=mesh_lib.replicated(mesh))(jax.random.key(config.seed))
-    step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
-                                     label_smoothing=config.train.label_smoothing), donate_argnums=(0,))
+    step = jax.jit(steps.configured_train_step(config, model, tx), donate_argnums=(0,))
     rng = jax.random.key(0)
     on_device = [mesh_lib.global_batch(b, mesh) for b in kept]
     state, m = step(state, on_device[0], rng)  # compile

@@ -94,14 +94,13 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
     batch_np = random_batch(batch_size, length, vocab, config.seed)
 
     mesh = mesh_lib.make_mesh(config.mesh)
-    mesh_lib.check_batch_size(batch_size, mesh)
+    mesh_lib.check_batch_size(batch_size, mesh, tc.grad_accum_steps)
     model = build_model(mc, vocab)
     tx = optimizer.make_optimizer(tc)
     replicated = mesh_lib.replicated(mesh)
     state = jax.jit(functools.partial(steps.init_state, model=model, tx=tx, batch_shape=(1, 8)),
                     out_shardings=replicated)(jax.random.key(config.seed))
-    step_fn = functools.partial(steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(tc),
-                                label_smoothing=tc.label_smoothing)
+    step_fn = steps.configured_train_step(config, model, tx)
     batch = mesh_lib.global_batch(batch_np, mesh)
     rng = jax.random.key(config.seed)
     start = time.perf_counter()

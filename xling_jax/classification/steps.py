@@ -27,7 +27,8 @@ def train_step(state: TrainState, batch, rng, *, model, tx, schedule, label_smoo
                                                    label_smoothing, rngs, state.step, nan_steps)
     metrics["learning_rate"] = schedule(state.step)
     metrics["tokens"] = jnp.sum(batch["tokens"] != model.cfg.pad_id).astype(jnp.float32)
-    state, metrics["grad_norm"], metrics["nonfinite"] = guarded_update(state, grads, metrics["loss"], tx)
+    state, metrics["grad_norm"], metrics["nonfinite"] = guarded_update(state, grads, metrics["loss"], tx,
+                                                                       metrics["learning_rate"])
     return state, metrics
 
 

@@ -41,9 +41,10 @@ def languages(config, tokenizer, data_dir) -> list[str]:
 
 def check(config, tokenizer, data_parallel: int) -> None:
     """Fails before compiling when online BT cannot run with this config and vocabulary."""
-    rows = config.online_bt.rows
-    if rows % data_parallel:
-        raise UserError(f"online_bt.rows={rows} is not divisible by the {data_parallel} data-parallel devices")
+    rows, accum = config.online_bt.rows, config.train.grad_accum_steps
+    if rows % (data_parallel * accum):  # appended to the batch, they are split into its microbatches too
+        raise UserError(f"online_bt.rows={rows} is not divisible by the {data_parallel} data-parallel devices"
+                        + (f" x train.grad_accum_steps={accum}" if accum > 1 else ""))
     if tokenizer.target_vocab_size and tokenizer.target_vocab_size != tokenizer.vocab_size:
         raise UserError("online back-translation feeds generated target tokens to the encoder: it needs one "
                         "vocabulary for source and target (this run has two)")

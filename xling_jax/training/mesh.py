@@ -79,10 +79,14 @@ def global_batch(local_batch: dict, mesh: Mesh) -> dict:
     return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local_batch.items()}
 
 
-def check_batch_size(batch_size: int, mesh: Mesh) -> None:
+def check_batch_size(batch_size: int, mesh: Mesh, accum_steps: int = 1) -> None:
     if batch_size % batch_splits(mesh):
         raise UserError(f"train.batch_size={batch_size} is not divisible by the batch-parallel size "
                         f"{batch_splits(mesh)} (mesh data x fsdp)")
+    if batch_size % (accum_steps * batch_splits(mesh)):
+        raise UserError(f"train.batch_size={batch_size} is not divisible by train.grad_accum_steps={accum_steps} x "
+                        f"the batch-parallel size {batch_splits(mesh)}: each microbatch must split evenly "
+                        f"over the devices")
     if batch_size % jax.process_count():
         raise UserError(f"train.batch_size={batch_size} is not divisible by the {jax.process_count()} processes")
     check_process_rows(mesh)

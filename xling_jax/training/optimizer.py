@@ -24,11 +24,16 @@ def schedule(tc) -> optax.Schedule:
 
 
 def make_optimizer(tc) -> optax.GradientTransformation:
+    """AdamW without its learning rate: the train step multiplies these updates by
+    -schedule(step) of its own step counter (`apply_learning_rate`). Inside optax the rate would
+    follow the optimizer's update count, which a skipped non-finite step does not advance: the
+    schedule would fall behind the step (and the logged rate). Adam's bias correction does count
+    updates made, as it should. With the rate applied after, updates equal optax.adamw's."""
     tx = optax.chain(
         optax.clip_by_global_norm(tc.grad_clip) if tc.grad_clip > 0 else optax.identity(),
-        optax.adamw(schedule(tc), b1=tc.b1, b2=tc.b2, weight_decay=tc.weight_decay,
-                    # No decay on biases and layer-norm scales.
-                    mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params)),
+        optax.scale_by_adam(b1=tc.b1, b2=tc.b2),
+        # No decay on biases and layer-norm scales.
+        optax.add_decayed_weights(tc.weight_decay, mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params)),
     )
     if not tc.freeze:
         return tx
@@ -38,6 +43,11 @@ def make_optimizer(tc) -> optax.GradientTransformation:
         return jax.tree_util.tree_map_with_path(
             lambda path, _: "frozen" if any(re.match(p, _path_string(path)) for p in tc.freeze) else "train", params)
     return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def apply_learning_rate(updates, learning_rate):
+    """`make_optimizer`'s updates scaled by -learning_rate, as optax.scale_by_learning_rate does."""
+    return jax.tree.map(lambda u: -learning_rate * u, updates)
 
 
 def _path_string(path) -> str:

@@ -1,4 +1,6 @@
 """Train state and the pure train/eval step functions (jit-compiled by the caller)."""
+import functools
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -6,6 +8,7 @@ import optax
 
 from xling_jax.objectives import online_bt
 from xling_jax.objectives.tasks import ENCODER
+from xling_jax.training import optimizer
 from xling_jax.training.loss import cross_entropy, token_nll
 
 
@@ -45,20 +48,22 @@ def init_state(rng, model, tx, batch_shape) -> TrainState:
     return TrainState(step=jnp.array(0, jnp.int32), params=params, opt_state=tx.init(params))
 
 
-def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic, task_names=()):
+def _loss_sums(params, batch, model, label_smoothing, rngs, task_names=(), deterministic: bool = False):
+    """(objective summed over the batch's weighted tokens, metric sums). Sums rather than means: the
+    step divides by the token count after adding up its microbatches (train.grad_accum_steps), so
+    that their gradients add up to the whole batch's."""
     out = model.apply({"params": params}, **model_inputs(batch, model.cfg.decoder_start_id, task_names),
                       deterministic=deterministic, rngs=rngs)
     logits, lm_logits = out if "lm_targets" in batch else (out, None)
     weights = batch["targets_segment_ids"] > 0
     loss_sum, nll_sum, correct, n = cross_entropy(logits, batch["targets"], weights, label_smoothing)
-    metrics = {"target_tokens": n, "source_tokens": jnp.sum(batch["inputs_segment_ids"] > 0).astype(jnp.float32)}
+    sums = {"target_tokens": n, "source_tokens": jnp.sum(batch["inputs_segment_ids"] > 0).astype(jnp.float32)}
     if lm_logits is not None:  # encoder-only tasks: their predicted tokens count like target tokens
         lm_weights = batch["lm_targets"] > 0
-        sums = cross_entropy(lm_logits, batch["lm_targets"], lm_weights, label_smoothing)
-        loss_sum, nll_sum, correct, n = (a + b for a, b in zip((loss_sum, nll_sum, correct, n), sums))
-        metrics["lm_tokens"] = sums[3]
-    n_safe = jnp.maximum(n, 1.0)
-    metrics.update(loss=loss_sum / n_safe, nll=nll_sum / n_safe, accuracy=correct / n_safe)
+        lm = cross_entropy(lm_logits, batch["lm_targets"], lm_weights, label_smoothing)
+        loss_sum, nll_sum, correct, n = (a + b for a, b in zip((loss_sum, nll_sum, correct, n), lm))
+        sums["lm_tokens"] = lm[3]
+    sums.update(loss_sum=loss_sum, nll_sum=nll_sum, correct=correct, n=n)
     if "task" in batch:  # a task mixture: sums per task, which the loop adds up over steps
         nll_BxT = token_nll(logits, batch["targets"])
         for t, name in enumerate(task_names):
@@ -67,17 +72,49 @@ def _loss_and_metrics(params, batch, model, label_smoothing, rngs, deterministic
             else:
                 nll_BxS, w_BxS = nll_BxT, weights & (batch["task"] == t)
             w_BxS = w_BxS.astype(jnp.float32)
-            metrics[f"nll_sum/{name}"], metrics[f"tokens/{name}"] = jnp.sum(nll_BxS * w_BxS), jnp.sum(w_BxS)
-    return loss_sum / n_safe, metrics
+            sums[f"nll_sum/{name}"], sums[f"tokens/{name}"] = jnp.sum(nll_BxS * w_BxS), jnp.sum(w_BxS)
+    return loss_sum, sums
+
+
+def accumulate(fn, batch, steps: int, rng):
+    """The sum of fn(microbatch, rng_i) over `steps` microbatches of `batch` (a lax.scan: one
+    microbatch's activations live at a time). Microbatch i holds rows i, i + steps, ..., so each
+    stays spread over the batch-parallel devices like the whole batch; rng_i folds i into `rng`.
+    steps=1: fn(batch, rng)."""
+    if steps == 1:
+        return fn(batch, rng)
+    micro = jax.tree.map(lambda x: jnp.swapaxes(x.reshape(x.shape[0] // steps, steps, *x.shape[1:]), 0, 1), batch)
+
+    def add(total, i_mb):
+        out = fn(i_mb[1], jax.random.fold_in(rng, i_mb[0]))
+        return jax.tree.map(jnp.add, total, out), None
+
+    shapes = jax.eval_shape(fn, jax.tree.map(lambda x: x[0], micro), rng)
+    total, _ = jax.lax.scan(add, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes),
+                            (jnp.arange(steps), micro))
+    return total
+
+
+def batch_grads(params, batch, dropout_rng, *, model, label_smoothing, task_names=(), accum_steps: int = 1):
+    """(gradient of the batch's mean token loss, the sums of `_loss_sums`), added up over
+    `accum_steps` microbatches."""
+    def grads_and_sums(micro, rng):
+        grad_fn = jax.grad(_loss_sums, has_aux=True)
+        return grad_fn(params, micro, model, label_smoothing, {"dropout": rng}, task_names)
+
+    grads, sums = accumulate(grads_and_sums, batch, accum_steps, dropout_rng)
+    n_safe = jnp.maximum(sums["n"], 1.0)
+    return jax.tree.map(lambda g: g / n_safe, grads), sums
 
 
 def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, label_smoothing, task_names=(),
-               bt_options=None, nan_steps=None):
+               bt_options=None, nan_steps=None, accum_steps: int = 1):
     """One optimizer step on a global batch; dropout keys depend on (rng, step) only.
 
     `task_names`: the task names that feature `task` indexes, for per-task metrics. `bt`: rows for
     online back-translation (objectives/online_bt.py), translated with the step's params and
     appended to the batch; `bt_options`: the keyword arguments of `online_bt.synthetic_rows`.
+    `accum_steps` (train.grad_accum_steps): microbatches whose gradients are summed (`accumulate`).
 
     A step whose loss or gradient is not finite leaves params and optimizer state as they were
     (metric `nonfinite` = 1) but still advances `step`: step counts batches consumed, so the data
@@ -86,20 +123,26 @@ def train_step(state: TrainState, batch, rng, bt=None, *, model, tx, schedule, l
     debug.nan_steps, for tests); an argument rather than a constant, so that poisoning other steps
     compiles nothing new."""
     step_rng, bt_rng = jax.random.split(jax.random.fold_in(rng, state.step))
-    rngs = {"dropout": step_rng}
     if bt is not None:
         rows = online_bt.synthetic_rows(state.params, bt, bt_rng, model=model, **bt_options)
         batch = online_bt.append_rows(batch, rows, task_names.index(online_bt.NAME))
 
-    def loss_fn(params):
-        loss, metrics = _loss_and_metrics(params, batch, model, label_smoothing, rngs, False, task_names)
-        metrics["loss"] = loss = poisoned(loss, state.step, nan_steps)
-        return loss, metrics
-
-    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    metrics["learning_rate"] = schedule(state.step)
-    state, metrics["grad_norm"], metrics["nonfinite"] = guarded_update(state, grads, loss, tx)
+    grads, sums = batch_grads(state.params, batch, step_rng, model=model, label_smoothing=label_smoothing,
+                              task_names=task_names, accum_steps=accum_steps)
+    n_safe = jnp.maximum(sums["n"], 1.0)
+    metrics = {k: v for k, v in sums.items() if k not in ("loss_sum", "nll_sum", "correct", "n")}
+    metrics.update(loss=poisoned(sums["loss_sum"] / n_safe, state.step, nan_steps), nll=sums["nll_sum"] / n_safe,
+                   accuracy=sums["correct"] / n_safe, learning_rate=schedule(state.step))
+    state, metrics["grad_norm"], metrics["nonfinite"] = guarded_update(state, grads, metrics["loss"], tx,
+                                                                       metrics["learning_rate"])
     return state, metrics
+
+
+def configured_train_step(config, model, tx, task_names=()):
+    """train_step with the config's settings bound: what `xling train` and the benchmarks jit."""
+    t = config.train
+    return functools.partial(train_step, model=model, tx=tx, schedule=optimizer.schedule(t),
+                             label_smoothing=t.label_smoothing, task_names=task_names, accum_steps=t.grad_accum_steps)
 
 
 def poisoned(loss, step, nan_steps):
@@ -110,9 +153,10 @@ def poisoned(loss, step, nan_steps):
     return loss * jnp.where(jnp.isin(step + 1, nan_steps), jnp.nan, 1.0)
 
 
-def guarded_update(state: TrainState, grads, loss, tx):
-    """(next state, gradient norm, nonfinite flag): the optimizer's update, skipped where the loss or
-    the gradient is not finite; `step` advances either way.
+def guarded_update(state: TrainState, grads, loss, tx, learning_rate):
+    """(next state, gradient norm, nonfinite flag): the optimizer's update at `learning_rate` (the
+    schedule at state.step: see optimizer.make_optimizer), skipped where the loss or the gradient
+    is not finite; `step` advances either way.
 
     A cond rather than a `where` on every leaf: no select over params and optimizer state each step
     (1.4% of a cpu-ref step on CPU)."""
@@ -121,7 +165,7 @@ def guarded_update(state: TrainState, grads, loss, tx):
 
     def update(params, opt_state):
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
+        return optax.apply_updates(params, optimizer.apply_learning_rate(updates, learning_rate)), opt_state
 
     params, opt_state = jax.lax.cond(finite, update, lambda *old: old, state.params, state.opt_state)
     return (TrainState(step=state.step + 1, params=params, opt_state=opt_state), grad_norm,

@@ -108,7 +108,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
     # Device, rule and batch checks too come before any build or compile.
     mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
-    mesh_lib.check_batch_size(config.train.batch_size, mesh)
+    mesh_lib.check_batch_size(config.train.batch_size, mesh, config.train.grad_accum_steps)
     workdir = workdir_lib.prepare(workdir)
     data_dir = mixture.ensure_built(config.data)
     directions = mixture.directions(config.data, data_dir)  # checks language codes
@@ -136,9 +136,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     shardings = mesh_lib.state_shardings(jax.eval_shape(init_fn, jax.random.key(0)), model.param_axes(dummy, dummy),
                                          mesh, rules)
     init = jax.jit(init_fn, out_shardings=shardings)
-    step_fn = mesh_lib.with_rules(functools.partial(
-        steps.train_step, model=model, tx=tx, schedule=optimizer.schedule(config.train),
-        label_smoothing=config.train.label_smoothing, task_names=tasks.metric_names(config)), mesh, rules)
+    step_fn = mesh_lib.with_rules(steps.configured_train_step(config, model, tx, tasks.metric_names(config)),
+                                  mesh, rules)
     train_step = jax.jit(step_fn, out_shardings=(shardings, replicated), donate_argnums=(0,))
     nan_steps = numerics.nan_steps_array(config.debug.nan_steps)
     bt_batches = None

@@ -10,7 +10,8 @@ def validate(config) -> None:
     from xling_jax.configs.loading import check_schema
     check_schema(config)  # unknown keys and wrong types first: the checks below read the keys
     m, t, d = config.model, config.train, config.data
-    positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "model.num_layers": m.num_layers,
+    positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "train.grad_accum_steps": t.grad_accum_steps,
+                "model.num_layers": m.num_layers,
                 "model.emb_dim": m.emb_dim,
                 "data.max_len": d.max_len, "checkpoint_every": config.checkpoint_every,
                 "log_every": config.log_every, "eval_every": config.eval_every,
