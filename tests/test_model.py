@@ -64,7 +64,8 @@ def test_packed_row_equals_separate_rows():
     np.testing.assert_allclose(packed[:, 3:5], model.apply({"params": params}, b_src, b_tgt), atol=1e-5)
 
 
-@pytest.mark.parametrize("kw", [{}, {"pre_ln": False, "positions": "learned", "share_embeddings": False}])
+@pytest.mark.parametrize("kw", [{}, {"pre_ln": False, "positions": "learned", "share_embeddings": False},
+                                {"remat": "full"}])
 def test_cached_decoding_matches_full_forward(kw):
     model = tiny(**kw)
     params = init(model)
@@ -79,6 +80,28 @@ def test_cached_decoding_matches_full_forward(kw):
         cache = mutated["cache"]
         steps.append(logits)
     np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("remat", ["full", "dots"])
+def test_remat_changes_neither_params_nor_gradients(remat):
+    """Recomputed layers (model.remat) give the gradients of stored ones, dropout masks included."""
+    def loss_and_grads(model, params):
+        def loss(p):
+            logits = model.apply({"params": p}, SRC, TGT_IN, deterministic=False, rngs={"dropout": jax.random.key(3)})
+            return jnp.sum(jax.nn.log_softmax(logits)[..., 7])
+        return jax.jit(jax.value_and_grad(loss))(params)
+
+    plain, rematted = tiny(dropout_rate=0.2), tiny(dropout_rate=0.2, remat=remat)
+    params = init(plain)
+    assert jax.tree.structure(init(rematted)) == jax.tree.structure(params)
+    (l0, g0), (l1, g1) = loss_and_grads(plain, params), loss_and_grads(rematted, params)
+    np.testing.assert_allclose(l1, l0, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g0), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The recomputation is really there: the backward pass runs the layers' products again.
+    count = lambda m: jax.jit(jax.grad(lambda p: jnp.sum(m.apply({"params": p}, SRC, TGT_IN)))).lower(
+        params).as_text().count("dot_general")
+    assert count(rematted) > count(plain)
 
 
 def test_encoder_lm_head_is_the_tied_source_embedding():

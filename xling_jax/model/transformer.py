@@ -75,6 +75,9 @@ class TransformerConfig(SeqToSeqConfig):
     # input, so Adam's steps are large relative to them; False (Flax WMT): std 1, logits / sqrt(D).
     scale_embeddings: bool = True
     dtype: str = "float32"  # compute dtype; params stay float32
+    # Activations recomputed in the backward pass, per layer (memory for compute): "none"; "full"
+    # (all of a layer's); "dots" (all but the dense layers' products: attention and the rest).
+    remat: str = "none"
     # Special token ids of the vocabulary (xling's sentencepiece: pad 0, eos 1; OPUS-MT: eos 0,
     # pad = vocab_size - 1). Decoding starts from `decoder_start_id`.
     pad_id: int = 0
@@ -108,6 +111,7 @@ def sinusoidal_marian(positions_BxL: jax.Array, dim: int) -> jax.Array:
 
 ACTIVATIONS = {"relu": nn.relu, "swish": nn.swish, "gelu": lambda x: nn.gelu(x, approximate=False)}
 POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned")
+REMAT = ("none", "full", "dots")
 OUTPUT_PROJECTIONS = ("auto", "tied", "separate")
 
 
@@ -293,6 +297,16 @@ class DecoderLayer(nn.Module):
             y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
 
 
+def rematted(layer_cls, remat: str, static_argnums):
+    """`layer_cls`, recomputing its activations in the backward pass as model.remat says. Param
+    names do not change: checkpoints move freely between settings."""
+    if remat == "none":
+        return layer_cls
+    # Dense layers multiply 2-D rows (model/matmul.py): products without batch axes, unlike attention's.
+    policy = None if remat == "full" else jax.checkpoint_policies.dots_with_no_batch_dims_saveable
+    return nn.remat(layer_cls, policy=policy, static_argnums=static_argnums)
+
+
 class Embedder(nn.Module):
     """Token embedding plus position encoding."""
     cfg: TransformerConfig
@@ -349,8 +363,10 @@ class Transformer(nn.Module):
                              else make_embed("target_embedding", c.target_vocab))
         self.encoder_embedder = Embedder(c, self.source_embed, name="encoder_embedder")
         self.decoder_embedder = Embedder(c, self.target_embed, name="decoder_embedder")
-        self.encoder_layers = [EncoderLayer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
-        self.decoder_layers = [DecoderLayer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
+        # Positional arguments after `self` that are Python values: deterministic, decode, cross_cache.
+        encoder_layer, decoder_layer = rematted(EncoderLayer, c.remat, (3,)), rematted(DecoderLayer, c.remat, (5, 6, 7))
+        self.encoder_layers = [encoder_layer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
+        self.decoder_layers = [decoder_layer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
         self.encoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "encoder_norm")
         self.decoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "decoder_norm")
         if not c.tied_output:

@@ -2,7 +2,7 @@
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.model import MODELS, lstm
-from xling_jax.model.transformer import ACTIVATIONS, OUTPUT_PROJECTIONS, POSITIONS
+from xling_jax.model.transformer import ACTIVATIONS, OUTPUT_PROJECTIONS, POSITIONS, REMAT
 from xling_jax.training.optimizer import SCHEDULES
 
 
@@ -57,6 +57,8 @@ def _check_transformer(config) -> None:
     for key in ("num_heads", "mlp_dim"):
         if m[key] <= 0:
             raise UserError(f"model.{key} must be positive, got {m[key]}")
+    if m.remat not in REMAT:
+        raise UserError(f"unknown model.remat {m.remat!r}; choose one of {', '.join(REMAT)}")
     if m.emb_dim % m.num_heads:
         raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
     for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
