@@ -59,6 +59,12 @@ def test_classifier_logits_do_not_depend_on_padding():
         assert not np.allclose(apply(text), apply(other)), pooling  # "first" sees the whole text too
 
 
+def test_gradient_accumulation_is_refused_not_ignored(tmp_path, capsys):
+    assert main(["classify", "--config", TINY_CONFIG, "--workdir", str(tmp_path / "cls"),
+                 "--config.train.grad_accum_steps=2"]) == 2
+    assert "set train.grad_accum_steps=1" in capsys.readouterr().err
+
+
 def test_unknown_pooling_is_a_user_error():
     with pytest.raises(UserError, match="classify.pooling"):
         build_classifier(load_config_file(TINY_CONFIG).model, _Vocab, 9, "max")

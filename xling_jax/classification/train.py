@@ -43,6 +43,9 @@ def check_config(config) -> None:
     validate(config)
     if config.model.name != "transformer" and not config.init_from.workdir:  # a source run's model: checked on load
         raise UserError(f"xling classify needs model.name='transformer' (its encoder), got {config.model.name!r}")
+    if config.train.grad_accum_steps != 1:  # the classifier's batches are small: not implemented there
+        raise UserError(f"xling classify trains whole batches; set train.grad_accum_steps=1 "
+                        f"(got {config.train.grad_accum_steps}) and a smaller train.batch_size if memory is short")
     cc = config.classify
     data.check_languages("classify.train_languages", cc.train_languages)
     data.check_languages("classify.eval_languages", cc.eval_languages)
