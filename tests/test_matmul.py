@@ -1,12 +1,13 @@
 """flat_dot_general computes exactly lax.dot_general (values and gradients) for every form
-the dense layers use, and leaves the forms it does not handle to lax.dot_general."""
+the dense layers use, and leaves the forms it does not handle to lax.dot_general;
+low_precision_product is the float32-accumulated product of bfloat16 operands, gradients included."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
 
-from xling_jax.model.matmul import flat_dot_general
+from xling_jax.model.matmul import flat_dot_general, low_precision_product, low_precision_rows
 
 CASES = {  # name: (lhs shape, rhs shape, dimension numbers)
     "dense 3-D": ((3, 5, 8), (8, 6), (((2,), (0,)), ((), ()))),
@@ -38,3 +39,34 @@ def test_preferred_element_type_is_passed_on():
     lhs, rhs = jnp.ones((2, 3, 4), jnp.bfloat16), jnp.ones((4, 5), jnp.bfloat16)
     out = flat_dot_general(lhs, rhs, (((2,), (0,)), ((), ())), preferred_element_type=jnp.float32)
     assert out.dtype == jnp.float32 and out.shape == (2, 3, 5) and float(out[0, 0, 0]) == 4.0
+
+
+def _rounded(a):
+    return a.astype(jnp.bfloat16).astype(jnp.float32)
+
+
+@pytest.mark.parametrize("w_is_FxK", [False, True])
+def test_low_precision_product_is_the_float32_product_of_rounded_operands(w_is_FxK):
+    """Value: the float32 product of bfloat16-rounded operands. Gradients: dx is the rounded
+    float32 product of the rounded cotangent, dw stays float32 (not rounded to bfloat16)."""
+    k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
+    x = jax.random.normal(k1, (96, 48)).astype(jnp.bfloat16)
+    w = jax.random.normal(k2, (40, 48) if w_is_FxK else (48, 40))
+    g = jax.random.normal(k3, (96, 40))
+    w_KxF = _rounded(w.T if w_is_FxK else w)
+    out, vjp = jax.vjp(lambda x, w: low_precision_product(x, w, w_is_FxK), x, w)
+    assert out.dtype == jnp.float32 and out.shape == (96, 40)
+    np.testing.assert_allclose(out, x.astype(jnp.float32) @ w_KxF, rtol=1e-5, atol=1e-4)
+    dx, dw = vjp(g)
+    assert dx.dtype == jnp.bfloat16 and dw.dtype == jnp.float32 and dw.shape == w.shape
+    want_dx = (_rounded(g) @ w_KxF.T).astype(jnp.bfloat16).astype(jnp.float32)
+    np.testing.assert_allclose(dx.astype(jnp.float32), want_dx, rtol=1e-2, atol=1e-2)
+    want_dw = x.astype(jnp.float32).T @ _rounded(g)
+    np.testing.assert_allclose(dw, want_dw.T if w_is_FxK else want_dw, rtol=1e-5, atol=1e-3)
+    # Not rounded: a bfloat16 weight gradient would be off by up to 2^-9 relative.
+    assert not np.array_equal(np.asarray(dw), np.asarray(_rounded(dw)))
+
+
+def test_low_precision_rows_only_for_16_bit_floats_on_cpu():
+    assert not low_precision_rows(jnp.float32)
+    assert low_precision_rows(jnp.bfloat16) == (jax.default_backend() == "cpu")

@@ -151,3 +151,25 @@ def test_packed_row_mixing_causal_and_bidirectional_segments_equals_separate_row
                 causal=jnp.array([[0, 0, 0, 0, 1, 1, 1, 0]], bool))
     np.testing.assert_allclose(packed[:, :4], alone_a, atol=1e-5)
     np.testing.assert_allclose(packed[:, 4:7], alone_b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"share_embeddings": False}])
+def test_bfloat16_loss_and_gradients_track_float32(kw):
+    """16-bit compute (on CPU: model/matmul.py's float32-accumulated products) over float32 params."""
+    def loss_and_grads(model, params):
+        def loss(p):
+            logits = model.apply({"params": p}, SRC, TGT_IN)
+            assert logits.dtype == jnp.float32
+            return jnp.mean(jax.nn.logsumexp(logits, -1) - logits[..., 7])
+        return jax.jit(jax.value_and_grad(loss))(params)
+
+    f32, bf16 = tiny(**kw), tiny(dtype="bfloat16", **kw)
+    params = init(f32)
+    (l32, g32), (l16, g16) = loss_and_grads(f32, params), loss_and_grads(bf16, params)
+    np.testing.assert_allclose(l16, l32, rtol=2e-2)
+    flat = lambda g: jnp.concatenate([x.ravel() for x in jax.tree.leaves(g)])
+    assert float(jnp.linalg.norm(flat(g16) - flat(g32)) / jnp.linalg.norm(flat(g32))) < 0.03
+    floor = 1e-3 * float(jnp.linalg.norm(flat(g32)))  # key biases: gradient ~0 in exact arithmetic
+    for a, b in zip(jax.tree.leaves(g16), jax.tree.leaves(g32), strict=True):
+        assert a.dtype == jnp.float32
+        assert float(jnp.linalg.norm(a - b)) <= 0.25 * float(jnp.linalg.norm(b)) + floor  # flax's own: up to 0.17

@@ -82,3 +82,21 @@ def test_a_nonfinite_step_changes_nothing_but_the_step_counter():
     for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(direct), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after.params), jax.tree.leaves(state.params)))
+
+
+def test_bfloat16_train_steps_follow_float32():
+    """The whole jitted step in bfloat16 (on CPU the float32-accumulated products of model/matmul.py,
+    in a form XLA must be able to run): params stay float32, losses track the float32 run."""
+    batch = random_batch(8, 16, 600)
+    losses = {}
+    for dtype in ("float32", "bfloat16"):
+        config = load_config_file(TINY_CONFIG)
+        config.model.dtype = dtype
+        step, state, _ = _step_and_state(config, 1)
+        losses[dtype] = []
+        for i in range(4):
+            state, m = step(state, batch, jax.random.key(i))
+            losses[dtype].append(float(m["loss"]))
+        assert {x.dtype for x in jax.tree.leaves(state.params)} == {jnp.dtype(jnp.float32)}
+    np.testing.assert_allclose(losses["bfloat16"], losses["float32"], rtol=1e-2)
+    assert losses["bfloat16"][-1] < losses["bfloat16"][0]

@@ -22,9 +22,10 @@ def _torch():
     return torch
 
 
-def build(cfg, train_config, max_len: int, threads: int):
+def build(cfg, train_config, max_len: int, threads: int, dtype: str | None = None):
     """(step function of a batch dict of numpy arrays -> loss, device name, torch version) for the
-    model of `cfg` (the xling model's TransformerConfig)."""
+    model of `cfg` (the xling model's TransformerConfig); `dtype` in place of cfg.dtype: bfloat16
+    runs under autocast (float32 weights, as xling's float32 params)."""
     torch = _torch()
     nn = torch.nn
     torch.set_num_threads(threads)
@@ -63,7 +64,7 @@ def build(cfg, train_config, max_len: int, threads: int):
     opt = torch.optim.AdamW(model.parameters(), lr=train_config.learning_rate,
                             betas=(train_config.b1, train_config.b2), weight_decay=train_config.weight_decay)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=train_config.label_smoothing, ignore_index=c.pad_id)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=c.dtype == "bfloat16")
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=(dtype or c.dtype) == "bfloat16")
 
     def step(batch):
         src = torch.as_tensor(batch["inputs"], dtype=torch.long, device=device)

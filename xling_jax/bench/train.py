@@ -53,7 +53,8 @@ def random_batch(batch: int, length: int, vocab: int, seed: int = 0) -> dict:
 def matmul_flops_per_s(dtype: str, n: int = 1024, reps: int = 3) -> float:
     """The best of `reps` timings of one large square matrix product: the machine's own peak."""
     a = jnp.ones((n, n), dtype)
-    mm = jax.jit(lambda x, y: x @ y)
+    # 16-bit operands accumulate into float32, as the model's products do (model/matmul.py).
+    mm = jax.jit(lambda x, y: jax.lax.dot(x, y, preferred_element_type=jnp.promote_types(x.dtype, jnp.float32)))
     jax.block_until_ready(mm(a, a))
     best = float("inf")
     for _ in range(reps):
@@ -124,24 +125,29 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
     device = jax.devices()[0]
     peak_mem, peak_mem_kind = _peak_memory(device)
 
-    torch_step = None
+    torch_steps = {}  # name in the JSON -> PyTorch step
     if against == "torch":
         from xling_jax.bench import torch_ref
-        torch_step, torch_device, torch_version = torch_ref.build(model.cfg, tc, length, threads)
-        for _ in range(warmup):
-            torch_step(batch_np)
+        torch_steps["torch"], torch_device, torch_version = torch_ref.build(model.cfg, tc, length, threads)
+        if mc.dtype != "float32" and device.platform == "cpu":
+            # PyTorch's autocast runs slower than its float32 on CPUs: compare with its best too.
+            torch_steps["torch_float32"] = torch_ref.build(model.cfg, tc, length, threads, dtype="float32")[0]
+        for torch_step in torch_steps.values():
+            for _ in range(warmup):
+                torch_step(batch_np)
 
-    blocks = min(BLOCKS if torch_step else 1, max(steps_timed, 1))
-    x_times, t_times, matmul = [], [], []
+    blocks = min(BLOCKS if torch_steps else 1, max(steps_timed, 1))
+    x_times, matmul = [], []
+    t_times, t_loss = {name: [] for name in torch_steps}, {}
     for i in range(blocks):
         n = steps_timed // blocks + (i < steps_timed % blocks)
         times, x_loss = xling_steps(n)
         x_times += times
-        if torch_step:
+        for name, torch_step in torch_steps.items():
             for _ in range(n):
                 t0 = time.perf_counter()
-                t_loss = torch_step(batch_np)
-                t_times.append(time.perf_counter() - t0)
+                t_loss[name] = torch_step(batch_np)
+                t_times[name].append(time.perf_counter() - t0)
         if device.platform == "cpu":  # sampled between blocks, under the same load
             matmul.append(matmul_flops_per_s(mc.dtype))
 
@@ -166,11 +172,11 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
     if matmul:
         out["cpu_matmul_flops_per_s"] = round(max(matmul))
         xling["achieved_over_matmul"] = round(xling["achieved_flops_per_s"] / max(matmul), 4)
-    if torch_step:
-        torch_res = _timings(t_times, tokens, model_flops)
-        torch_res.update(loss=round(t_loss, 4), device=torch_device, version=torch_version)
-        if peak:
+    for name in torch_steps:
+        torch_res = _timings(t_times[name], tokens, model_flops)
+        torch_res.update(loss=round(t_loss[name], 4), device=torch_device, version=torch_version)
+        if peak and name == "torch":
             torch_res["mfu"] = round(torch_res["achieved_flops_per_s"] / peak, 4)
-        out["torch"] = torch_res
-        out["xling_over_torch"] = round(xling["tokens_per_s"] / torch_res["tokens_per_s"], 3)
+        out[name] = torch_res
+        out[f"xling_over_{name}"] = round(xling["tokens_per_s"] / torch_res["tokens_per_s"], 3)
     return out

@@ -8,8 +8,11 @@ its slow generic kernel instead of the fast one. In cpu-ref's train step that wa
 of ~64 GFLOP/s where the rest run at ~250. On 2-D inputs every gradient is a plain matrix
 product. GPU and TPU compilers see the same graph up to reshapes, which cost nothing there.
 """
+import functools
 import math
 
+import jax
+import jax.numpy as jnp
 from jax import lax
 
 
@@ -26,3 +29,53 @@ def flat_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_elem
     out = lax.dot_general(lhs_2d, rhs, ((contract, tuple(rhs_contract)), ((), ())), precision=precision,
                           preferred_element_type=preferred_element_type, **kwargs)
     return out.reshape(*lead, *out.shape[1:])
+
+
+def low_precision_rows(dtype) -> bool:
+    """Whether dense products in `dtype` take `low_precision_product`: 16-bit floats on CPU.
+
+    XLA's CPU backend multiplies bfloat16 fast (AMX/AVX-512: 0.9-1.6 TFLOP/s on cpu-ref's shapes,
+    against ~250 in float32) only in three forms: accumulating into a float32 result, and with
+    neither operand transposed in place of the contracted rows. A bfloat16 result, or the weight
+    gradient x^T g as autodiff writes it, is converted to float32 and multiplied at float32 speed
+    or below (~150-240 GFLOP/s). GPU and TPU compilers need none of this and keep flax's form.
+    """
+    return jnp.dtype(dtype).itemsize < 4 and jax.default_backend() == "cpu"
+
+
+def _transposed_copy(x_NxK):
+    """x^T laid out row-major. A plain transpose is folded into the product as a transposed
+    operand (the slow form above); through a rank-3 swap axis XLA keeps it a copy (~1 ms for 2 MB)."""
+    n, k = x_NxK.shape
+    return jnp.swapaxes(x_NxK.reshape(n, k, 1), 0, 2).reshape(k, n)
+
+
+def _rows_dot(a, b, contract_b: int):
+    return lax.dot_general(a, b, (((1,), (contract_b,)), ((), ())), preferred_element_type=jnp.float32)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def low_precision_product(x_NxK, w, w_is_FxK: bool = False):
+    """x @ w (or x @ w^T when `w_is_FxK`: the tied embedding) as a float32 N x F result, the
+    operands rounded to x's dtype; the weight gradient comes back in w's dtype (float32 master
+    weights) without a round trip through bfloat16. Gradients are those of that rounded product,
+    as flax's bfloat16 layers have, with every product in one of the fast forms."""
+    return _rows_dot(x_NxK, w.astype(x_NxK.dtype), 1 if w_is_FxK else 0)
+
+
+def _low_precision_fwd(x_NxK, w, w_is_FxK):
+    return low_precision_product(x_NxK, w, w_is_FxK), (x_NxK, w)
+
+
+def _low_precision_bwd(w_is_FxK, residuals, g_NxF):
+    x_NxK, w = residuals
+    g_NxF = g_NxF.astype(x_NxK.dtype)  # the cotangent of a rounded result: exact
+    w_lp = w.astype(x_NxK.dtype)
+    dx_NxK = _rows_dot(g_NxF, w_lp, 0 if w_is_FxK else 1).astype(x_NxK.dtype)
+    dw_KxF = _rows_dot(_transposed_copy(x_NxK), g_NxF, 0)
+    if w_is_FxK:  # the barrier keeps XLA from folding the transpose into the product as g^T x
+        dw_KxF = lax.optimization_barrier(dw_KxF)  # (a form its CPU backend cannot run in bfloat16)
+    return dx_NxK, (dw_KxF.T if w_is_FxK else dw_KxF).astype(w.dtype)
+
+
+low_precision_product.defvjp(_low_precision_fwd, _low_precision_bwd)

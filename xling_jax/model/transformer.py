@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from xling_jax.model.config_base import SeqToSeqConfig
-from xling_jax.model.matmul import flat_dot_general
+from xling_jax.model.dense import Dense, DenseGeneral
+from xling_jax.model.matmul import low_precision_product, low_precision_rows
 
 _NEG_INF = -1e9
 
@@ -162,8 +163,8 @@ class Attention(nn.Module):
         at every step."""
         d = x_BxTxD.shape[-1]
         k_dim = d // self.num_heads
-        dense = lambda name: nn.DenseGeneral(
-            (self.num_heads, k_dim), dtype=self.dtype, name=name, dot_general=flat_dot_general,
+        dense = lambda name: DenseGeneral(
+            (self.num_heads, k_dim), dtype=self.dtype, name=name,
             kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "heads", "kv")),
             bias_init=partitioned(nn.initializers.zeros_init(), ("heads", "kv")))
         q_BxTxHxK = dense("query")(x_BxTxD) / jnp.sqrt(k_dim).astype(self.dtype)
@@ -179,7 +180,7 @@ class Attention(nn.Module):
             weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
             out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, dense("value")(kv_BxSxD))
         out_BxTxHxK = constrain(out_BxTxHxK, "batch", "length", "heads", "kv")
-        return nn.DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out", dot_general=flat_dot_general,
+        return DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
                                kernel_init=partitioned(nn.initializers.xavier_uniform(), ("heads", "kv", "embed")),
                                bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(out_BxTxHxK)
 
@@ -234,12 +235,12 @@ class Mlp(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic: bool):
-        h_BxLxF = nn.Dense(self.mlp_dim, dtype=self.dtype, dot_general=flat_dot_general,
+        h_BxLxF = Dense(self.mlp_dim, dtype=self.dtype,
                            kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "mlp")),
                            bias_init=partitioned(nn.initializers.zeros_init(), ("mlp",)))(x_BxLxD)
         h_BxLxF = constrain(h_BxLxF, "batch", "length", "mlp")
         h_BxLxF = nn.Dropout(self.dropout_rate)(ACTIVATIONS[self.activation](h_BxLxF), deterministic=deterministic)
-        return nn.Dense(x_BxLxD.shape[-1], dtype=self.dtype, dot_general=flat_dot_general,
+        return Dense(x_BxLxD.shape[-1], dtype=self.dtype,
                         kernel_init=partitioned(nn.initializers.xavier_uniform(), ("mlp", "embed")),
                         bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(h_BxLxF)
 
@@ -370,8 +371,8 @@ class Transformer(nn.Module):
         self.encoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "encoder_norm")
         self.decoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "decoder_norm")
         if not c.tied_output:
-            self.output_proj = nn.Dense(
-                c.target_vocab, dtype=c.compute_dtype, name="output_projection", dot_general=flat_dot_general,
+            self.output_proj = Dense(
+                c.target_vocab, dtype=c.compute_dtype, name="output_projection",
                 kernel_init=partitioned(nn.initializers.lecun_normal(), ("embed", "vocab")),
                 bias_init=partitioned(nn.initializers.zeros_init(), ("vocab",)))
         if c.final_logits_bias:
@@ -401,7 +402,11 @@ class Transformer(nn.Module):
 
     def _tied_logits(self, embed, x_BxLxD):
         b, l, d = x_BxLxD.shape  # as rows, for the reason of model/matmul.py
-        logits_BxLxV = embed.attend(x_BxLxD.astype(jnp.float32).reshape(b * l, d)).reshape(b, l, -1)
+        if low_precision_rows(x_BxLxD.dtype):  # 16-bit operands, float32 accumulation and logits
+            logits_NxV = low_precision_product(x_BxLxD.reshape(b * l, d), embed.embedding, True)
+        else:
+            logits_NxV = embed.attend(x_BxLxD.astype(jnp.float32).reshape(b * l, d))
+        logits_BxLxV = logits_NxV.reshape(b, l, -1)
         # Unscaled embeddings (std 1) would give logits of size sqrt(D): bring them to unit scale.
         return logits_BxLxV if self.cfg.scale_embeddings else logits_BxLxV / jnp.sqrt(self.cfg.emb_dim)
 
