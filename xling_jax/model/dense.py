@@ -1,14 +1,15 @@
-"""Dense layers: flax's Dense/DenseGeneral params, computed as 2-D products with a float32 bias.
+"""Dense layers: flax's Dense/DenseGeneral params, computed as 2-D products.
 
 The params are flax's exactly (`kernel`, `bias`; same shapes, initialisation and names, so
-checkpoints, Marian interop and `init_from` see no difference). Two things differ:
-- the product is `flat_dot_general` (model/matmul.py: rows flattened, plain matrix gradients), or
-  for 16-bit compute on CPU `low_precision_product`, which accumulates into float32;
-- the bias is added in float32 and the sum rounded once to the compute dtype. With flax's
-  `out + bias.astype(bfloat16)` the bias gradient is a sum over all B*L rows accumulated in
-  bfloat16, which XLA's CPU backend runs as a scalar loop rounding every partial sum (290 ms of
-  a 1.08 s cpu-ref step in bfloat16) and which loses precision on any device. In float32 the sum
-  vectorises and is exact to float32 rounding. For a float32 compute dtype nothing changes.
+checkpoints, Marian interop and `init_from` see no difference), and so is the computation on
+GPU/TPU and in float32: `flat_dot_general` (model/matmul.py: rows flattened, plain matrix
+gradients), then the bias in the compute dtype.
+
+For 16-bit compute on CPU (`low_precision_rows`) the product is `low_precision_product`, which
+accumulates into float32, and the bias is added to that float32 result before the one rounding.
+flax adds the bias cast to bfloat16, so its gradient is a sum over all B*L rows accumulated in
+bfloat16: XLA's CPU backend runs that as a scalar loop rounding every partial sum (290 ms of a
+1.08 s cpu-ref step) and it is inexact (4096 rows of 1 sum to 1024). In float32 it vectorises.
 """
 import math
 from typing import Any, Callable
@@ -29,13 +30,6 @@ def _flat_init(init: Callable, flat_shape: tuple[int, ...]) -> Callable:
             return meta.replace_boxed(value, jnp.reshape(value.unbox(), shape))
         return jnp.reshape(value, shape)
     return wrapped
-
-
-def add_bias(out, bias):
-    """out + bias broadcast over the leading axes, in float32 when `out` is of lower precision."""
-    if jnp.finfo(out.dtype).bits >= 32:
-        return out + bias.astype(out.dtype)
-    return (out.astype(jnp.float32) + bias.astype(jnp.float32)).astype(out.dtype)
 
 
 class DenseGeneral(nn.Module):
@@ -68,7 +62,7 @@ class DenseGeneral(nn.Module):
             return out_NxF.astype(dtype).reshape(lead + features)
         out = flat_dot_general(x.astype(dtype), kernel.astype(dtype),
                                ((tuple(axis), tuple(range(len(axis)))), ((), ())))
-        return out if bias is None else add_bias(out, bias)
+        return out if bias is None else out + bias.astype(dtype)
 
 
 class Dense(DenseGeneral):
