@@ -1,13 +1,15 @@
 """flat_dot_general computes exactly lax.dot_general (values and gradients) for every form
 the dense layers use, and leaves the forms it does not handle to lax.dot_general;
-low_precision_product is the float32-accumulated product of bfloat16 operands, gradients included."""
+low_precision_product and low_precision_attention are float32-accumulated products of bfloat16
+operands, gradients included."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
 
-from xling_jax.model.matmul import flat_dot_general, low_precision_product, low_precision_rows
+from xling_jax.model.matmul import (NEG_INF, flat_dot_general, low_precision_attention, low_precision_product,
+                                    low_precision_rows)
 
 CASES = {  # name: (lhs shape, rhs shape, dimension numbers)
     "dense 3-D": ((3, 5, 8), (8, 6), (((2,), (0,)), ((), ()))),
@@ -70,3 +72,27 @@ def test_low_precision_product_is_the_float32_product_of_rounded_operands(w_is_F
 def test_low_precision_rows_only_for_16_bit_floats_on_cpu():
     assert not low_precision_rows(jnp.float32)
     assert low_precision_rows(jnp.bfloat16) == (jax.default_backend() == "cpu")
+
+
+def test_low_precision_attention_is_float32_attention_of_rounded_inputs():
+    """Values and gradients of float32 attention over the same (rounded) q, k, v, with a mask that
+    has padded keys and a fully masked query row."""
+    kq, kk, kv, kg = jax.random.split(jax.random.key(2), 4)
+    q, k, v = (jax.random.normal(key, (2, 5, 3, 8)).astype(jnp.bfloat16) for key in (kq, kk, kv))
+    mask = jnp.ones((2, 1, 5, 5), bool).at[0, :, :, 3:].set(False).at[1, :, 4, :].set(False)
+
+    def reference(q, k, v):
+        logits = jnp.einsum("bthk,bshk->bhts", q, k)
+        return jnp.einsum("bhts,bshk->bthk", jax.nn.softmax(jnp.where(mask, logits, NEG_INF)), v)
+
+    f32 = lambda a: a.astype(jnp.float32)
+    out, vjp = jax.vjp(lambda q, k, v: low_precision_attention(q, k, v, mask), q, k, v)
+    want, want_vjp = jax.vjp(reference, f32(q), f32(k), f32(v))
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_allclose(f32(out), want, rtol=1e-2, atol=1e-2)
+    g = jax.random.normal(kg, out.shape)
+    for got, w in zip(vjp(g.astype(jnp.bfloat16)), want_vjp(_rounded(g)), strict=True):
+        assert got.dtype == jnp.bfloat16
+        np.testing.assert_allclose(f32(got), w, rtol=3e-2, atol=3e-2)
+    # Keys the mask hides get no gradient.
+    assert not np.any(np.asarray(f32(vjp(g.astype(jnp.bfloat16))[1]))[0, 3:])

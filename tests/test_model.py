@@ -65,7 +65,7 @@ def test_packed_row_equals_separate_rows():
 
 
 @pytest.mark.parametrize("kw", [{}, {"pre_ln": False, "positions": "learned", "share_embeddings": False},
-                                {"remat": "full"}])
+                                {"remat": "full"}, {"dtype": "bfloat16"}])
 def test_cached_decoding_matches_full_forward(kw):
     model = tiny(**kw)
     params = init(model)
@@ -79,7 +79,8 @@ def test_cached_decoding_matches_full_forward(kw):
             tgt_positions=jnp.full((2, 1), t), decode=True, prime=t == 0, mutable=["cache"], method=model.decode)
         cache = mutated["cache"]
         steps.append(logits)
-    np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)
+    # bfloat16: the cache holds rounded keys and values, and the one-query path multiplies differently.
+    np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=5e-2 if "dtype" in kw else 1e-5)
 
 
 @pytest.mark.parametrize("remat", ["full", "dots"])

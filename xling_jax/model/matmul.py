@@ -1,12 +1,16 @@
-"""The matrix product of the dense layers: rows of every leading axis flattened into one.
+"""Matrix products in the forms XLA's CPU backend runs fast.
 
-`flat_dot_general` is what Dense and DenseGeneral call (their `dot_general` field). It computes
+`flat_dot_general` is the dense layers' product (model/dense.py) in float32 and off CPU. It computes
 exactly lax.dot_general, on the input reshaped from B x L x ... to (B*L) x ... and back. Why:
 XLA differentiates the 3-D form into weight gradients that contract over two axes (B and L).
 On CPU its compiler then copies the activation gradient transposed and hands the product to
 its slow generic kernel instead of the fast one. In cpu-ref's train step that was 24 products
 of ~64 GFLOP/s where the rest run at ~250. On 2-D inputs every gradient is a plain matrix
 product. GPU and TPU compilers see the same graph up to reshapes, which cost nothing there.
+
+`low_precision_product` and `low_precision_attention` are the 16-bit products on CPU (see
+`low_precision_rows`), with their gradients written out: cpu-ref's bfloat16 step went from
+1.08 s to 0.43 s with them (and model/dense.py's float32 bias), against 0.87 s in float32.
 """
 import functools
 import math
@@ -14,6 +18,8 @@ import math
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+NEG_INF = -1e9  # the logit of a masked attention position
 
 
 def flat_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):
@@ -32,13 +38,13 @@ def flat_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_elem
 
 
 def low_precision_rows(dtype) -> bool:
-    """Whether dense products in `dtype` take `low_precision_product`: 16-bit floats on CPU.
+    """Whether products in `dtype` take the two functions below: 16-bit floats on CPU.
 
-    XLA's CPU backend multiplies bfloat16 fast (AMX/AVX-512: 0.9-1.6 TFLOP/s on cpu-ref's shapes,
-    against ~250 in float32) only in three forms: accumulating into a float32 result, and with
-    neither operand transposed in place of the contracted rows. A bfloat16 result, or the weight
-    gradient x^T g as autodiff writes it, is converted to float32 and multiplied at float32 speed
-    or below (~150-240 GFLOP/s). GPU and TPU compilers need none of this and keep flax's form.
+    XLA's CPU backend multiplies bfloat16 fast (AMX: 0.5-1.6 TFLOP/s on cpu-ref's shapes, against
+    ~250 GFLOP/s in float32) only when the product accumulates into a float32 result and neither
+    operand is contracted over its leading (row) axis. A bfloat16 result, or the weight gradient
+    x^T g as autodiff writes it, is converted to float32 and multiplied at float32 speed or below
+    (~150-240 GFLOP/s). GPU and TPU compilers need none of this and keep flax's form.
     """
     return jnp.dtype(dtype).itemsize < 4 and jax.default_backend() == "cpu"
 
@@ -79,3 +85,38 @@ def _low_precision_bwd(w_is_FxK, residuals, g_NxF):
 
 
 low_precision_product.defvjp(_low_precision_fwd, _low_precision_bwd)
+
+
+def _heads_dot(spec: str, a, b):
+    return jnp.einsum(spec, a, b, preferred_element_type=jnp.float32)
+
+
+@jax.custom_vjp
+def low_precision_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS):
+    """softmax(q k^T) v per head for 16-bit q, k, v (q already scaled): the products accumulate into
+    float32, the softmax is float32, the result is rounded once. The gradients are written out so
+    that every product multiplies two 16-bit operands: autodiff of the float32 results would pair
+    float32 cotangents with 16-bit operands, which XLA's CPU backend multiplies in float32."""
+    return _attention_fwd(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)[0]
+
+
+def _attention_fwd(q, k, v, mask):
+    logits_BxHxTxS = _heads_dot("bthk,bshk->bhts", q, k)
+    p_BxHxTxS = jax.nn.softmax(jnp.where(mask, logits_BxHxTxS, NEG_INF))
+    out_BxTxHxK = _heads_dot("bhts,bshk->bthk", p_BxHxTxS.astype(q.dtype), v).astype(q.dtype)
+    return out_BxTxHxK, (q, k, v, mask, p_BxHxTxS)
+
+
+def _attention_bwd(residuals, g_BxTxHxK):
+    q, k, v, mask, p = residuals
+    g_BxTxHxK = g_BxTxHxK.astype(q.dtype)
+    dp = _heads_dot("bthk,bshk->bhts", g_BxTxHxK, v)
+    dlogits = p * (dp - jnp.sum(dp * p, axis=-1, keepdims=True))  # softmax's vjp
+    dlogits = jnp.where(mask, dlogits, 0.0).astype(q.dtype)  # masked logits are constants (fully masked rows)
+    dv = _heads_dot("bhts,bthk->bshk", p.astype(q.dtype), g_BxTxHxK).astype(v.dtype)
+    dq = _heads_dot("bhts,bshk->bthk", dlogits, k).astype(q.dtype)
+    dk = _heads_dot("bhts,bthk->bshk", dlogits, q).astype(k.dtype)
+    return dq, dk, dv, None
+
+
+low_precision_attention.defvjp(_attention_fwd, _attention_bwd)

@@ -18,9 +18,8 @@ import numpy as np
 
 from xling_jax.model.config_base import SeqToSeqConfig
 from xling_jax.model.dense import Dense, DenseGeneral
-from xling_jax.model.matmul import low_precision_product, low_precision_rows
+from xling_jax.model.matmul import NEG_INF, low_precision_attention, low_precision_product, low_precision_rows
 
-_NEG_INF = -1e9
 
 # Logical axis names of params and activations; config.mesh.rules maps them to mesh axes (see
 # training/mesh.py). Params: "vocab", "embed" (the width D), "heads", "kv" (head width), "mlp".
@@ -142,7 +141,7 @@ def default_segments_positions(tokens_BxL, segment_ids=None, positions=None, pad
 def attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS) -> jax.Array:
     """Softmax attention weights BxHxTxS (float32) of already scaled queries; masked positions get 0."""
     logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK).astype(jnp.float32)
-    return jax.nn.softmax(jnp.where(mask_Bx1xTxS, logits_BxHxTxS, _NEG_INF))
+    return jax.nn.softmax(jnp.where(mask_Bx1xTxS, logits_BxHxTxS, NEG_INF))
 
 
 class Attention(nn.Module):
@@ -176,9 +175,13 @@ class Attention(nn.Module):
                 # Inspection (xling attention) asks for the weights with mutable=["intermediates"]; kept
                 # apart from the computation below so any attention kernel there leaves it working.
                 self.sow("intermediates", "attention_weights", attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS))
-            weights_BxHxTxS = attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS).astype(self.dtype)
-            weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
-            out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, dense("value")(kv_BxSxD))
+            v_BxSxHxK = dense("value")(kv_BxSxD)
+            if low_precision_rows(self.dtype) and (deterministic or self.dropout_rate == 0.0):
+                out_BxTxHxK = low_precision_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)
+            else:
+                weights_BxHxTxS = attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS).astype(self.dtype)
+                weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
+                out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, v_BxSxHxK)
         out_BxTxHxK = constrain(out_BxTxHxK, "batch", "length", "heads", "kv")
         return DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
                                kernel_init=partitioned(nn.initializers.xavier_uniform(), ("heads", "kv", "embed")),
@@ -205,7 +208,7 @@ class Attention(nn.Module):
                 kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS = self._self_cache(kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS)
         q_BxHxKx1 = q_Bx1xHxK[:, 0, :, :, None]  # one query (the `init` call's others are dropped)
         logits_BxHxS = jnp.sum(q_BxHxKx1 * kt_BxHxKxS, axis=2).astype(jnp.float32)
-        logits_BxHxS = jnp.where(mask_Bx1x1xS[:, :, 0], logits_BxHxS, _NEG_INF)
+        logits_BxHxS = jnp.where(mask_Bx1x1xS[:, :, 0], logits_BxHxS, NEG_INF)
         weights_BxHxS = jax.nn.softmax(logits_BxHxS).astype(self.dtype)
         return jnp.sum(weights_BxHxS[..., None] * v_BxHxSxK, axis=2)[:, None]
 
