@@ -54,3 +54,16 @@ def test_bench_train_prints_timings_flops_and_the_torch_ratio(capsys):
     assert x["achieved_over_matmul"] == pytest.approx(x["achieved_flops_per_s"] / out["cpu_matmul_flops_per_s"],
                                                       abs=1e-4)  # printed with 4 decimals
     assert out["xling_over_torch"] == pytest.approx(x["tokens_per_s"] / out["torch"]["tokens_per_s"], rel=1e-2)
+    assert "torch_float32" not in out  # only beside a 16-bit xling run
+
+
+def test_bfloat16_bench_on_cpu_also_times_torch_in_float32(capsys):
+    pytest.importorskip("torch")
+    assert main(["bench", "train", "--shape", "tiny", "--steps", "2", "--warmup", "1", "--against", "torch",
+                 "--config.model.dtype=bfloat16"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"]["dtype"] == "bfloat16"
+    for engine in ("torch", "torch_float32"):
+        assert out[engine]["timed_steps"] == 2
+        assert out[f"xling_over_{engine}"] == pytest.approx(
+            out["xling_jax"]["tokens_per_s"] / out[engine]["tokens_per_s"], rel=1e-2)

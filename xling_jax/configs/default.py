@@ -67,7 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.layer_norm_eps = 1e-6  # Marian/PyTorch use 1e-5
     c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
     c.model.num_languages = 0  # XLM language embeddings (translation LM); 0: none
-    c.model.dtype = "float32"  # "bfloat16" on GPU/TPU
+    c.model.dtype = "float32"  # "bfloat16" on GPU/TPU, and on CPUs with AMX (README: Benchmarks)
     c.model.remat = "none"  # or "full", "dots": recompute layer activations in the backward pass (memory)
     # model.name="lstm" only (the Transformer keys num_heads, mlp_dim, pre_ln, positions... do not apply):
     c.model.lstm_hidden = 0  # LSTM width (both encoder directions together); 0: emb_dim
