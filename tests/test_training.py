@@ -110,6 +110,24 @@ for name, sizes in layouts.items():
 """
 
 
+def test_bfloat16_steps_on_eight_devices_equal_one():
+    """The 16-bit CPU products (custom gradients, row-major copies) partitioned over data, fsdp and
+    tensor axes: the benchmark's losses after 4 steps equal those of one device."""
+    def loss(devices, *mesh):
+        env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+        proc = subprocess.run([sys.executable, "-m", "xling_jax.cli.main", "bench", "train", "--shape", "tiny",
+                               "--steps", "2", "--warmup", "2", "--config.train.batch_size=8",
+                               "--config.model.dtype=bfloat16", *mesh], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out = json.loads(proc.stdout)
+        assert out["device"] == f"{devices} x cpu"
+        return out["xling_jax"]["loss"]
+
+    one = loss(1)
+    assert loss(8, "--config.mesh.data=2", "--config.mesh.fsdp=2", "--config.mesh.tensor=2") == pytest.approx(one, rel=1e-3)
+
+
 def saved_partition_specs(workdir, step):
     """{path in the saved TrainState: partition spec} from an Orbax checkpoint's sharding metadata."""
     import base64
