@@ -8,6 +8,7 @@ import pytest
 from flax.core import meta
 
 from xling_jax.model.dense import Dense, DenseGeneral
+from xling_jax.model import matmul
 from xling_jax.model.matmul import low_precision_rows
 
 partitioned = nn.with_logical_partitioning
@@ -71,3 +72,19 @@ def test_bfloat16_outputs_and_gradients_close_to_float32(name):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=5e-2, atol=5e-2), g_params, w_params)
     assert jax.tree.leaves(g_params)[0].dtype == jnp.float32
     np.testing.assert_allclose(g_x.astype(jnp.float32), w_x, rtol=5e-2, atol=5e-2)
+
+
+def test_a_cpu_backend_without_the_fast_forms_gets_flax_computation(monkeypatch):
+    """Where the probe finds the 16-bit forms unsupported (an older jaxlib), bfloat16 layers compute
+    exactly as flax's do."""
+    monkeypatch.setattr(matmul, "_cpu_runs_low_precision_forms", lambda: False)
+    assert not low_precision_rows(jnp.bfloat16)
+    shape, flax_layer, layer = _pair("to heads")
+    flax_layer, layer = flax_layer.clone(dtype=jnp.bfloat16), layer.clone(dtype=jnp.bfloat16)
+    x = jax.random.normal(jax.random.key(5), shape)
+    params = meta.unbox(flax_layer.init(jax.random.key(6), x))
+    want, flax_vjp = jax.vjp(lambda p: flax_layer.apply(p, x), params)
+    got, our_vjp = jax.vjp(lambda p: layer.apply(p, x), params)
+    np.testing.assert_array_equal(got, want)
+    cot = jnp.ones(want.shape, want.dtype)
+    jax.tree.map(np.testing.assert_array_equal, our_vjp(cot), flax_vjp(cot))

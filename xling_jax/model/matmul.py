@@ -46,7 +46,25 @@ def low_precision_rows(dtype) -> bool:
     x^T g as autodiff writes it, is converted to float32 and multiplied at float32 speed or below
     (~150-240 GFLOP/s). GPU and TPU compilers need none of this and keep flax's form.
     """
-    return jnp.dtype(dtype).itemsize < 4 and jax.default_backend() == "cpu"
+    return jnp.dtype(dtype).itemsize < 4 and jax.default_backend() == "cpu" and _cpu_runs_low_precision_forms()
+
+
+@functools.cache
+def _cpu_runs_low_precision_forms() -> bool:
+    """Whether this jaxlib's CPU backend runs the forms below, tried once on tiny arrays. The fast
+    kernels came with XLA's YNNPACK backend; its fallback for other forms rejects a float32 result
+    of 16-bit operands ("Unsupported element type for DotThunk"), so an older jaxlib keeps flax's form."""
+    def probe(x, w, q):
+        mask = jnp.ones((2, 1, 8, 8), bool)
+        return jnp.sum(low_precision_product(x, w)) + jnp.sum(low_precision_product(x, w, True)) + \
+            jnp.sum(low_precision_attention(q, q, q, mask).astype(jnp.float32))
+    try:
+        with jax.ensure_compile_time_eval():  # runs now, also when called while a step is traced
+            args = (jnp.ones((16, 16), jnp.bfloat16), jnp.ones((16, 16)), jnp.ones((2, 8, 2, 8), jnp.bfloat16))
+            jax.block_until_ready(jax.jit(jax.grad(probe, argnums=(0, 1, 2)))(*args))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: do not use these forms
+        return False
 
 
 def _transposed_copy(x_NxK):
