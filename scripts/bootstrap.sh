@@ -24,7 +24,7 @@ sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 elif ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
   # `apt-get download` (the libreoffice_help dataset) needs the package lists.
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
