@@ -7,6 +7,7 @@ import pytest
 from sacrebleu.significance import PairedTest
 
 from xling_jax.data import mixture
+from xling_jax.errors import UserError
 from xling_jax.evaluation import bleu, significance
 from xling_jax.experiments import compare
 
@@ -88,6 +89,12 @@ def test_untied_p_values_are_sacrebleus(refs):
     ours = significance.paired_bootstrap(b, a, refs, bleu.metrics("es"))
     assert [ours[m]["p_value"] for m in ("bleu", "chrf")] == theirs
     assert min(theirs) > 0.15  # and equally good systems are not told apart
+
+
+def test_compare_refuses_hypotheses_cut_short(refs, tmp_path):
+    hyps = noisy(refs, 0)
+    with pytest.raises(UserError, match=r"other/eval/test/en-es.hyp: 299 lines for 300 references"):
+        _compare_p(tmp_path, hyps, hyps[:-1], refs)
 
 
 def test_p_value_counts_ties():

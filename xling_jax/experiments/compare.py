@@ -170,8 +170,13 @@ def paired_bootstrap(pairs: list[tuple[RunRecord, RunRecord]], directions: list[
             if _read_lines(o.workdir, od["ref"]) != r:
                 raise UserError(f"{b.workdir} and {o.workdir} were scored on different {key} references "
                                 f"(final_eval.limit or data differ); they cannot be compared pairwise")
-            base_hyps += _read_lines(b.workdir, bd["hyp"])
-            hyps += _read_lines(o.workdir, od["hyp"])
+            for run, d, into in ((b, bd, base_hyps), (o, od, hyps)):
+                lines = _read_lines(run.workdir, d["hyp"])
+                if len(lines) != len(r):  # resampling would pair sentences with other references
+                    raise UserError(f"{os.path.join(run.workdir, d['hyp'])}: {len(lines)} lines for {len(r)} "
+                                    "references (changed after scoring?); delete that run's final.json and rerun "
+                                    "xling sweep to score it again")
+                into += lines
             refs += r
             tgt = bd["tgt"]
     tests = test_lib.paired_bootstrap(hyps, base_hyps, refs, bleu.metrics(tgt), n_samples)
