@@ -1,7 +1,8 @@
 """xling_jax: cross-lingual Transformer encoder-decoders in JAX/Flax."""
 import setuptools
 
-INTEROP = ["torch==2.13.0", "transformers>=5", "safetensors>=0.4", "ctranslate2>=4.5"]
+# safetensors is a core requirement (below), so the extra does not list it again.
+INTEROP = ["torch==2.13.0", "transformers>=5", "ctranslate2>=4.5"]
 
 setuptools.setup(
     name="xling_jax",
@@ -27,14 +28,13 @@ setuptools.setup(
         "ml_collections>=1.0",
         "tensorboardX>=2.6",
         "rich>=13",
-        # xling compare: plots (Agg backend, no display) and its Markdown/HTML tables.
-        "matplotlib>=3.7",
+        # Plots on the Agg canvas (no display): xling compare's curves, xling attention's heat maps.
+        "matplotlib>=3.8",
+        # xling compare's Markdown/HTML tables.
         "tabulate>=0.9",
         "numpy",
         # Reading and writing Marian/OPUS-MT weights (xling import/export marian), numpy only.
         "safetensors>=0.4",
-        # Plots: `xling attention` heat maps (drawn on the Agg canvas, no display needed).
-        "matplotlib>=3.8",
     ],
     extras_require={
         # Checking Marian interop against the reference (Transformers, PyTorch on CPU) and CTranslate2;

@@ -22,10 +22,16 @@ def _torch():
     return torch
 
 
-def build(cfg, train_config, max_len: int, threads: int, dtype: str | None = None):
+PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision's settings
+
+
+def build(cfg, train_config, max_len: int, threads: int, dtype: str | None = None,
+          matmul_precision: str | None = None):
     """(step function of a batch dict of numpy arrays -> loss, device name, torch version) for the
     model of `cfg` (the xling model's TransformerConfig); `dtype` in place of cfg.dtype: bfloat16
-    runs under autocast (float32 weights, as xling's float32 params)."""
+    runs under autocast (float32 weights, as xling's float32 params). `matmul_precision` (PRECISIONS;
+    None: torch's own setting) holds while a step runs only, so it changes nothing else in the
+    process; the step's `matmul_precision` attribute is what torch reported during the last step."""
     torch = _torch()
     nn = torch.nn
     torch.set_num_threads(threads)
@@ -67,6 +73,16 @@ def build(cfg, train_config, max_len: int, threads: int, dtype: str | None = Non
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=(dtype or c.dtype) == "bfloat16")
 
     def step(batch):
+        before = torch.get_float32_matmul_precision()
+        if matmul_precision:
+            torch.set_float32_matmul_precision(matmul_precision)
+        try:
+            step.matmul_precision = torch.get_float32_matmul_precision()
+            return train_step(batch)
+        finally:
+            torch.set_float32_matmul_precision(before)
+
+    def train_step(batch):
         src = torch.as_tensor(batch["inputs"], dtype=torch.long, device=device)
         tgt = torch.as_tensor(batch["targets"], dtype=torch.long, device=device)
         tgt_in = torch.nn.functional.pad(tgt, (1, 0), value=c.decoder_start_id)[:, :-1]

@@ -85,9 +85,25 @@ def _peak_memory(device) -> tuple[int | None, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process peak RSS (CPU)"
 
 
-def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, against: str | None = None) -> dict:
+def _xla_memory(compiled) -> dict:
+    """The compiled step's buffers as XLA planned them: `temp` is everything the step allocates
+    beyond its inputs and outputs (activations kept for the backward pass, gradients...), the part
+    that train.grad_accum_steps and model.remat trade for time; None where the backend says nothing."""
+    try:
+        m = compiled.memory_analysis()
+    except NotImplementedError:
+        m = None
+    return {f"xla_{k}_memory_bytes": int(getattr(m, f"{k}_size_in_bytes")) if m is not None else None
+            for k in ("temp", "argument", "output")}
+
+
+def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, against: str | None = None,
+                torch_precision: str | None = None) -> dict:
     if steps_timed < 1 or warmup < 0:
         raise UserError(f"--steps must be >= 1 and --warmup >= 0 (got {steps_timed}, {warmup})")
+    if torch_precision and against != "torch":
+        raise UserError(f"--torch_precision {torch_precision} sets PyTorch's float32 matmul precision: "
+                        "add --against torch")
     host_malloc.tune()  # as xling train does; PyTorch, in the same process, gains from it too
     mc, tc = config.model, config.train
     vocab, batch_size, length = config.tokenizer.vocab_size, tc.batch_size, config.data.max_len
@@ -113,13 +129,14 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
 
     def xling_steps(n):
         nonlocal state
-        times = []
+        times, loss = [], None  # no loss after 0 steps (--warmup 0)
         for _ in range(n):
             t0 = time.perf_counter()
             state, metrics = compiled(state, batch, rng)
             jax.block_until_ready(metrics)
             times.append(time.perf_counter() - t0)
-        return times, float(metrics["loss"])
+            loss = metrics["loss"]
+        return times, None if loss is None else float(loss)
 
     xling_steps(warmup)
     device = jax.devices()[0]
@@ -128,10 +145,12 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
     torch_steps = {}  # name in the JSON -> PyTorch step
     if against == "torch":
         from xling_jax.bench import torch_ref
-        torch_steps["torch"], torch_device, torch_version = torch_ref.build(model.cfg, tc, length, threads)
+        torch_steps["torch"], torch_device, torch_version = torch_ref.build(
+            model.cfg, tc, length, threads, matmul_precision=torch_precision)
         if mc.dtype != "float32" and device.platform == "cpu":
             # PyTorch's autocast runs slower than its float32 on CPUs: compare with its best too.
-            torch_steps["torch_float32"] = torch_ref.build(model.cfg, tc, length, threads, dtype="float32")[0]
+            torch_steps["torch_float32"] = torch_ref.build(model.cfg, tc, length, threads, dtype="float32",
+                                                           matmul_precision=torch_precision)[0]
         for torch_step in torch_steps.values():
             for _ in range(warmup):
                 torch_step(batch_np)
@@ -157,14 +176,14 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
         enc_layers=mc.num_layers, dec_layers=mc.num_decoder_layers or mc.num_layers)
     xling = _timings(x_times, tokens, model_flops)
     xling.update(compile_s=round(compile_s, 2), loss=round(x_loss, 4), peak_memory_bytes=peak_mem,
-                 peak_memory_kind=peak_mem_kind,
+                 peak_memory_kind=peak_mem_kind, **_xla_memory(compiled),
                  xla_flops_per_step=round(cost["flops"]) if cost and "flops" in cost else None)
     peak = flops_lib.peak_flops(device.device_kind, mc.dtype)
     if peak:
         xling["mfu"] = round(xling["achieved_flops_per_s"] / peak, 4)
     out = {"shape": shape, "model": {k: mc[k] for k in ("num_layers", "emb_dim", "num_heads", "mlp_dim", "pre_ln",
-                                                         "dtype")} | {"vocab_size": vocab},
-           "batch_size": batch_size, "src_len": length, "tgt_len": length, "tokens_per_step": tokens,
+                                                         "dtype", "remat")} | {"vocab_size": vocab},
+           "batch_size": batch_size, "grad_accum_steps": tc.grad_accum_steps, "src_len": length, "tgt_len": length, "tokens_per_step": tokens,
            "warmup_steps": warmup, "device": f"{jax.device_count()} x {device.device_kind}", "threads": threads,
            "load_average_1min": round(os.getloadavg()[0], 2), "jax_version": jax.__version__,
            "model_flops_per_step": model_flops, "flops_formula": flops_lib.FORMULA,
@@ -174,9 +193,12 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
         xling["achieved_over_matmul"] = round(xling["achieved_flops_per_s"] / max(matmul), 4)
     for name in torch_steps:
         torch_res = _timings(t_times[name], tokens, model_flops)
-        torch_res.update(loss=round(t_loss[name], 4), device=torch_device, version=torch_version)
+        torch_res.update(loss=round(t_loss[name], 4), device=torch_device, version=torch_version,
+                         float32_matmul_precision=torch_steps[name].matmul_precision)
         if peak and name == "torch":
             torch_res["mfu"] = round(torch_res["achieved_flops_per_s"] / peak, 4)
+        if matmul and name == "torch":  # the matmul was timed in model.dtype, this engine's precision
+            torch_res["achieved_over_matmul"] = round(torch_res["achieved_flops_per_s"] / max(matmul), 4)
         out[name] = torch_res
         out[f"xling_over_{name}"] = round(xling["tokens_per_s"] / torch_res["tokens_per_s"], 3)
     return out

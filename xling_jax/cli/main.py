@@ -9,6 +9,7 @@ import sys
 
 from xling_jax.cli import attention as cli_attention, data as cli_data
 from xling_jax.bench.shapes import SHAPES
+from xling_jax.bench.torch_ref import PRECISIONS as TORCH_PRECISIONS
 from xling_jax.errors import UserError
 from xling_jax.training import distributed
 
@@ -166,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     btr.add_argument("--warmup", type=int, default=3, help="untimed steps after compiling (per engine)")
     btr.add_argument("--against", choices=["torch"], default=None,
                      help="also time the same shape in PyTorch eager, alternating with xling")
+    btr.add_argument("--torch_precision", choices=TORCH_PRECISIONS, default=None,
+                     help="PyTorch's float32 matmul precision during its steps (torch.set_float32_matmul_precision; "
+                          "default: torch's own, highest); needs --against torch")
     return p
 
 
@@ -226,7 +230,8 @@ def cmd_bench(args, overrides) -> None:
         from xling_jax.configs import loading
         config = apply_shape(loading.load_config_file(args.config), args.shape)
         loading.apply_overrides(config, overrides)
-        print(json.dumps(bench_train(config, args.shape, args.steps, args.warmup, args.against), indent=2))
+        print(json.dumps(bench_train(config, args.shape, args.steps, args.warmup, args.against,
+                                     args.torch_precision), indent=2))
         return
     from xling_jax.bench.data import bench_data
     from xling_jax.training.validate import validate

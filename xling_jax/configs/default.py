@@ -2,11 +2,11 @@
 
 Run:    xling train --workdir runs/bible_en_es        (this config is the default)
 Then:   xling eval --workdir runs/bible_en_es --split test
-Sized:  2 CPU cores, about 15 minutes end to end.
+Sized:  2 CPU cores: 12.8 min on 2 idle cores for the README's main command from a fresh clone
+        (set-up and data build included; 2026-11-23), 10.1 min with the data already built
+        (2026-11-24).
 Expect: test (Mark, Lamentations, Titus, Philemon) BLEU / chrF++ en->es 13.1 / 32.4,
-        es->en 15.3 / 35.8; about 12,500 training tokens/s; 12.8 min on 2 idle cores for the
-        README's main command from a fresh clone (data build included; 2026-11-23), 10.1 min
-        with the data already built (2026-11-24).
+        es->en 15.3 / 35.8; about 12,500 training tokens/s.
 """
 import ml_collections
 

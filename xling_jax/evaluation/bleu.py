@@ -188,23 +188,21 @@ def _load_other_run(workdir: str, split: str, keys: list[str], dataset: str | No
 
 def compare_runs(hyps: list[str], other_hyps: list[str], refs: list[str], tgt_lang: str,
                  other_refs_sha1: str | None = None, other_name: str = "other", n_samples: int = 1000) -> dict:
-    """Both runs' BLEU and chrF++, their difference and the paired-bootstrap p-value (sacrebleu's test).
+    """Both runs' BLEU and chrF++, their difference and the paired-bootstrap p-value
+    (evaluation/significance.py, the test `xling compare` uses too).
 
     The p-value estimates how often the difference could arise by chance: below 0.05 is the
-    usual bar for calling one system better (Koehn 2004).
+    usual bar for calling one system better (Koehn 2004); identical outputs get 1.
     """
     sha = hashlib.sha1("\n".join(refs).encode("utf-8")).hexdigest()
     if len(other_hyps) != len(refs) or (other_refs_sha1 and other_refs_sha1 != sha):
         raise UserError(f"--compare {other_name}: its hypotheses are for other references "
                         f"({len(other_hyps)} lines, {len(refs)} here); evaluate both runs on the same split "
                         "and --limit")
-    from sacrebleu.significance import PairedTest
-    test = PairedTest([(other_name, other_hyps), ("this", hyps)], metrics(tgt_lang), [refs], test_type="bs",
-                      n_samples=n_samples)
-    _, table = test()
-    columns = [v for k, v in table.items() if k != "System"]  # one per metric, in the order given
+    from xling_jax.evaluation import significance
+    tests = significance.paired_bootstrap(hyps, other_hyps, refs, metrics(tgt_lang), n_samples)
     out = {"other": other_name}
-    for name, (base, this) in zip(metrics(tgt_lang), columns):
-        out[name] = {"this": round(this.score, 2), "other": round(base.score, 2),
-                     "difference": round(this.score - base.score, 2), "p_value": this.p_value}
+    for name, t in tests.items():  # `or 0.0`: a difference that rounds to zero prints as 0.00, not -0.00
+        out[name] = {"this": round(t["this"], 2), "other": round(t["other"], 2),
+                     "difference": round(t["difference"], 2) or 0.0, "p_value": t["p_value"]}
     return out

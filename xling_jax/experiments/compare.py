@@ -5,15 +5,15 @@ IGNORED_KEYS) is set aside form one configuration (a row); the config keys that 
 rows are its columns. Numbers come from each run's final.json (experiments/registry.py) and
 metrics.jsonl; std is the sample standard deviation (n - 1) over seeds.
 
-Significance: sacrebleu's paired bootstrap resampling (Koehn 2004; `sacrebleu.significance`,
-1,000 resamples; two-sided) of each configuration's test hypotheses against the baseline's. With several
-seeds the runs are paired by seed value (seed s of one configuration with seed s of the other;
-where no seed matches, in seed order) and the paired runs' hypotheses are concatenated, each
-copy of the test set against its references, into one corpus per configuration: the test asks
-whether the configuration is better on the seeds together, resampling sentences of that pooled
-corpus. Directions are pooled the same way (one p-value per metric; separately per BLEU
-tokenizer where Chinese targets use another), and each direction also gets its own p-value in
-the per-direction table.
+Significance: paired bootstrap resampling (Koehn 2004; evaluation/significance.py: sacrebleu's test
+with ties counted, the one `xling eval --compare` uses; 1,000 resamples; two-sided) of each
+configuration's test hypotheses against the baseline's. With several seeds the runs are paired by
+seed value (seed s of one configuration with seed s of the other; where no seed matches, in seed
+order) and the paired runs' hypotheses are concatenated, each copy of the test set against its
+references, into one corpus per configuration: the test asks whether the configuration is better on
+the seeds together, resampling sentences of that pooled corpus. Directions are pooled the same way
+(one p-value per metric; separately per BLEU tokenizer where Chinese targets use another), and each
+direction also gets its own p-value in the per-direction table.
 """
 import dataclasses
 import html
@@ -161,8 +161,7 @@ def _read_lines(workdir: str, rel: str) -> list[str]:
 def paired_bootstrap(pairs: list[tuple[RunRecord, RunRecord]], directions: list[str], n_samples: int) -> dict:
     """{metric: p-value} of the other runs against the baseline runs, pooled over the pairs and the
     given test directions (one BLEU tokenizer among them)."""
-    from sacrebleu.significance import PairedTest
-    from xling_jax.evaluation import bleu
+    from xling_jax.evaluation import bleu, significance as test_lib  # not this module's significance()
     base_hyps, hyps, refs, tgt = [], [], [], None
     for b, o in pairs:
         for key in directions:
@@ -171,17 +170,17 @@ def paired_bootstrap(pairs: list[tuple[RunRecord, RunRecord]], directions: list[
             if _read_lines(o.workdir, od["ref"]) != r:
                 raise UserError(f"{b.workdir} and {o.workdir} were scored on different {key} references "
                                 f"(final_eval.limit or data differ); they cannot be compared pairwise")
-            base_hyps += _read_lines(b.workdir, bd["hyp"])
-            hyps += _read_lines(o.workdir, od["hyp"])
+            for run, d, into in ((b, bd, base_hyps), (o, od, hyps)):
+                lines = _read_lines(run.workdir, d["hyp"])
+                if len(lines) != len(r):  # resampling would pair sentences with other references
+                    raise UserError(f"{os.path.join(run.workdir, d['hyp'])}: {len(lines)} lines for {len(r)} "
+                                    "references (changed after scoring?); delete that run's final.json and rerun "
+                                    "xling sweep to score it again")
+                into += lines
             refs += r
             tgt = bd["tgt"]
-    if hyps == base_hyps:  # sacrebleu counts only strictly larger resampled differences: it would give
-        return {name: 1.0 for name in bleu.metrics(tgt)}  # identical outputs its smallest p-value
-    test = PairedTest([("baseline", base_hyps), ("other", hyps)], bleu.metrics(tgt), [refs], test_type="bs",
-                      n_samples=n_samples)
-    _, table = test()
-    columns = [v for k, v in table.items() if k != "System"]  # one per metric, in the order given
-    return {name: float(col[1].p_value) for name, col in zip(bleu.metrics(tgt), columns)}
+    tests = test_lib.paired_bootstrap(hyps, base_hyps, refs, bleu.metrics(tgt), n_samples)
+    return {name: t["p_value"] for name, t in tests.items()}
 
 
 def significance(groups: list[Group], baseline: int, n_samples: int) -> tuple[dict, dict]:
@@ -316,8 +315,8 @@ def compare(dirs: list[str], baseline: str | None, out_dir: str, n_samples: int 
              "Mean ± sample std (n − 1) over seeds. BLEU/chrF++: sacreBLEU; test scores from each run's "
              "final.json (`xling sweep`), dev scores and losses from its last evaluation, tokens/s the median of "
              "its logged training windows.",
-             f"p: sacreBLEU paired bootstrap ({n_samples} resamples) of test hypotheses against the baseline, "
-             "runs paired by seed and pooled with all test directions into one corpus (see "
+             f"p: paired bootstrap ({n_samples} resamples; sacreBLEU's test with ties counted, identical "
+             "output p = 1) of test hypotheses against the baseline, runs paired by seed and pooled with all test directions into one corpus (see "
              "xling_jax/experiments/compare.py).",
              "Code: " + (", ".join(commits) or "unknown (runs without run.json)") + "."]
     _write_reports(out_dir, header, table, direction_header, direction_rows, notes, plots, groups)
