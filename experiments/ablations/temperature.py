@@ -22,8 +22,8 @@ def get_config(arg: str = "tiny"):
     c = load_config_file(os.path.join(os.path.dirname(__file__), f"base.py:{arg}"))
     c.data.mixture = ("bible:en-es", "libreoffice_help:en-de", "libreoffice_help:en-fr", "libreoffice_help:en-zh")
     c.data.both_directions = True
-    if arg == "tiny":
-        c.tokenizer.vocab_size = 2000  # five languages, Chinese among them
+    if arg in ("tiny", "small"):
+        c.tokenizer.vocab_size = 2000 if arg == "tiny" else 4000  # five languages, Chinese among them
         c.final_eval.limit = 100
         c.eval_bleu_limit = 20
     return c
