@@ -33,8 +33,13 @@ setuptools.setup(
         # xling compare's Markdown/HTML tables.
         "tabulate>=0.9",
         "numpy",
-        # Reading and writing Marian/OPUS-MT weights (xling import/export marian), numpy only.
+        # Writing Hugging Face weights (xling export), numpy only; reading needs no library (interop/hf_checkpoint.py).
         "safetensors>=0.4",
+        # Pretrained models (xling import hf): their tokenizer.json (NLLB, mBART), the Hub download where the
+        # internet is reachable, and ISO 639 codes mapped to the model's language codes (en -> eng_Latn).
+        "tokenizers>=0.20",
+        "huggingface_hub>=0.24",
+        "iso639-lang>=2.6",
     ],
     extras_require={
         # Checking Marian interop against the reference (Transformers, PyTorch on CPU) and CTranslate2;

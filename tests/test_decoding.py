@@ -26,10 +26,12 @@ def tiny(vocab=40, sharpen=1.0):
 
 
 def sequence_logprob(model, params, src_1xS, seqs_NxL):
-    """Teacher-forced sum of log p (pad never predicted) of each row of seqs (pad-filled after its end)."""
+    """Teacher-forced sum of log p of each row of seqs (pad-filled after its end). As in fairseq and
+    Transformers, the probabilities are normalised over the whole vocabulary and pad is then never
+    a candidate: its mass is not spread over the other tokens."""
     tgt_in = jnp.pad(seqs_NxL, ((0, 0), (1, 0)))[:, :-1]  # starts with the decoder start id 0
     src = jnp.repeat(src_1xS, seqs_NxL.shape[0], axis=0)
-    logits = model.apply({"params": params}, src, tgt_in).at[..., PAD].set(-jnp.inf)
+    logits = model.apply({"params": params}, src, tgt_in)
     logp = jnp.take_along_axis(jax.nn.log_softmax(logits), seqs_NxL[..., None], axis=-1)[..., 0]
     return jnp.sum(jnp.where(seqs_NxL == PAD, 0.0, logp), axis=-1)
 

@@ -407,7 +407,7 @@ def test_import_errors_are_clear(tmp_path, spms, shared_swish):
     config["decoder_ffn_dim"] = 128
     with open(os.path.join(bad, "config.json"), "w") as f:
         json.dump(config, f)
-    with pytest.raises(UserError, match="encoder_ffn_dim=64 != decoder_ffn_dim=128"):
+    with pytest.raises(UserError, match="do not match its config.json"):  # decoder widths may differ, not lie
         import_marian(bad, str(tmp_path / "run"))
     os.remove(os.path.join(bad, "model.safetensors"))
     with pytest.raises(UserError, match="lacks the Marian vocabulary"):

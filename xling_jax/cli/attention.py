@@ -44,9 +44,9 @@ def cmd_attention(args, step, apply_decode_flags) -> None:
     from xling_jax.evaluation import attention, attention_plot
     layers, heads = _indices(args.layers, "--layers"), _indices(args.heads, "--heads")
     run = load_run(args.workdir, step)
-    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)])
+    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)
     apply_decode_flags(args, run.config.decode)
-    att = attention.cross_attention(run, args.text, args.tgt, args.translation)
+    att = attention.cross_attention(run, args.text, args.tgt, args.translation, src_lang=args.src)
     path = attention_plot.save(att, args.out or default_out(run.workdir, args.src, args.tgt, args.text), layers, heads)
     print(f"translation: {att.translation}", file=sys.stderr)
     print(path)

@@ -1,4 +1,4 @@
-"""`xling`: data, train, classify, translate, backtranslate, eval, attention, bench, import, export.
+"""`xling`: data, train, classify, translate, score, backtranslate, eval, attention, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
 """
@@ -61,6 +61,20 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--input", default=None, help="file to translate (default: stdin)")
     tr.add_argument("--output", default=None, help="file to write (default: stdout)")
     _add_decode_flags(tr)
+
+    sc = sub.add_parser("score", help="log-probability of given translations: one number per `source<TAB>target` "
+                                      "line",
+                        description="Reads `source<TAB>target` lines (stdin or --input) and writes, one line each, "
+                                    "the sum of the natural-log probabilities of the target's tokens and its EOS "
+                                    "given the source (a forced first token such as NLLB's language code is fed, "
+                                    "not scored). A line without a tab gives nan and a report on stderr.")
+    sc.add_argument("--workdir", required=True)
+    sc.add_argument("--src", required=True, help="source language code")
+    sc.add_argument("--tgt", required=True, help="target language code")
+    sc.add_argument("--input", default=None, help="file of source<TAB>target lines (default: stdin)")
+    sc.add_argument("--output", default=None, help="file to write (default: stdout)")
+    sc.add_argument("--step", default=None, help="checkpoint step, or `best` (default: latest)")
+    sc.add_argument("--batch_size", type=int, default=64, help="pairs per batch")
 
     bt = sub.add_parser("backtranslate", help="translate monolingual text into synthetic sources: a "
                                               "back-translated dataset parallel_text/NAME",
@@ -131,12 +145,30 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--src", default=None, help="source language code (default: tokenizer_config.json's)")
     im.add_argument("--tgt", default=None, help="target language code (default: tokenizer_config.json's, or "
                                                 "a multilingual model's >>xx<< codes)")
+    ih = imp.add_parser("hf", help="a pretrained Hugging Face encoder-decoder: NLLB-200 / M2M100, mBART-25/50 or "
+                                   "Marian (picked by config.json's model_type)",
+                        epilog="--config.KEY=VALUE sets keys of the written config other than model and tokenizer "
+                               "(e.g. --config.mesh.fsdp=8: params are placed with those shardings as they load)")
+    ih.add_argument("source", help="a model folder (config.json, model.safetensors or pytorch_model.bin, tokenizer "
+                                   "files) or a Hub id such as facebook/nllb-200-distilled-600M (downloaded where "
+                                   "the internet is reachable)")
+    ih.add_argument("--workdir", required=True, help="new run directory to write")
+    ih.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                    help="dtype params are stored and restored in (bfloat16 halves memory; default float32)")
+    ih.add_argument("--language_map", default="", metavar="CODE=MODEL_CODE,...",
+                    help="language codes of your data mapped to the model's, e.g. zh=zho_Hans (where a code is "
+                         "ambiguous for the model)")
     exp = sub.add_parser("export", help="write a trained model in another toolkit's format").add_subparsers(
         dest="export_command", required=True)
     em = exp.add_parser("marian", help="Hugging Face Marian format (Transformers, CTranslate2)")
     em.add_argument("--workdir", required=True)
     em.add_argument("--out", required=True, help="directory to write")
     em.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    eh = exp.add_parser("hf", help="Hugging Face format in the run's own family (an imported NLLB/M2M100/mBART), "
+                                   "else Marian: AutoModelForSeq2SeqLM, AutoTokenizer and CTranslate2 read it")
+    eh.add_argument("--workdir", required=True)
+    eh.add_argument("--out", required=True, help="directory to write")
+    eh.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
     bd = bench.add_parser("data", help="input pipeline tokens/s next to the train step's consumption",
@@ -289,19 +321,56 @@ def cmd_translate(args) -> None:
     from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
     run = load_run(args.workdir)
-    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)])
+    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)
     _apply_decode_flags(args, run.config.decode)
     lines = _read_lines(args.input)
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
     if args.input:
-        outputs = _with_progress(len(lines), lambda p: translator.translate_nbest(lines, args.tgt, p, _warn))
+        outputs = _with_progress(len(lines), lambda p: translator.translate_nbest(lines, args.tgt, p, _warn,
+                                                                                  src_lang=args.src))
     else:
-        outputs = translator.translate_nbest(lines, args.tgt, warn=_warn)
+        outputs = translator.translate_nbest(lines, args.tgt, warn=_warn, src_lang=args.src)
     from xling_jax.decoding.text_io import one_line
     if run.config.decode.nbest > 1:
         text = "".join(f"{i} ||| {one_line(h)} ||| {s:.4f}\n" for i, hyps in enumerate(outputs) for h, s in hyps)
     else:
         text = "".join(one_line(hyps[0][0]) + "\n" for hyps in outputs)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _read_pairs(lines: list[str]) -> list[tuple[str, str] | None]:
+    """(source, target) of each `source<TAB>target` line; None (reported on stderr) for a line without a tab."""
+    pairs = []
+    for i, line in enumerate(lines):
+        src, tab, tgt = line.partition("\t")
+        if not tab:
+            _warn(f"line {i + 1}: no tab between source and target; scored nan")
+            pairs.append(None)
+        else:
+            pairs.append((src, tgt))
+    return pairs
+
+
+def cmd_score(args) -> None:
+    from xling_jax.data import mixture
+    from xling_jax.decoding.load import load_run
+    from xling_jax.decoding.score import Scorer
+    if args.batch_size < 1:
+        raise UserError("--batch_size must be at least 1")
+    run = load_run(args.workdir, _step(args.step))
+    mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)
+    pairs = _read_pairs(_read_lines(args.input))
+    scorer = Scorer(run.model, run.params, run.tokenizer, args.batch_size)
+    if args.input:
+        scores = _with_progress(len(pairs), lambda p: scorer.score(pairs, args.tgt, args.src, _warn, p))
+    else:
+        scores = scorer.score(pairs, args.tgt, args.src, _warn)
+    text = "".join(f"{s:.6f}\n" if s == s else "nan\n" for s in scores)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -368,18 +437,37 @@ def cmd_compare(args) -> None:
     compare.compare(args.dirs, args.baseline, args.out or os.path.join(args.dirs[0], "compare"), args.samples)
 
 
-def cmd_import(args) -> None:
-    from xling_jax.interop.marian import import_marian
-    config = import_marian(args.hf_dir, args.workdir, args.src, args.tgt)
-    print(f"Imported {args.hf_dir} into {args.workdir} ({', '.join(config.data.directions)}); fine-tune with "
-          f"xling train --config {os.path.join(args.workdir, 'config.py')} --workdir {args.workdir}")
+def cmd_import(args, overrides) -> None:
+    if args.import_command == "marian":
+        if overrides:
+            raise UserError("xling import marian takes no --config overrides")
+        from xling_jax.interop.marian import import_marian
+        config = import_marian(args.hf_dir, args.workdir, args.src, args.tgt)
+        source = args.hf_dir
+    else:
+        from xling_jax.interop.hf import import_hf
+        language_map = {}
+        for item in cli_data.csv(args.language_map):
+            code, eq, model_code = item.partition("=")
+            if not eq or not code or not model_code:
+                raise UserError(f"--language_map {item!r}: write CODE=MODEL_CODE, e.g. zh=zho_Hans")
+            language_map[code] = model_code
+        config = import_hf(args.source, args.workdir, overrides, args.dtype, language_map)
+        source = args.source
+    m = config.model
+    print(f"Imported {source} into {args.workdir} ({m.num_layers}+{m.num_decoder_layers or m.num_layers} layers, "
+          f"width {m.emb_dim}); translate with xling translate --workdir {args.workdir} --src SRC --tgt TGT; "
+          f"fine-tune with xling train --config {os.path.join(args.workdir, 'config.py')} --workdir {args.workdir}")
 
 
 def cmd_export(args) -> None:
-    from xling_jax.interop.marian import export_marian
-    for warning in export_marian(args.workdir, args.out, args.step):
+    if args.export_command == "marian":
+        from xling_jax.interop.marian import export_marian as export
+    else:
+        from xling_jax.interop.hf import export_hf as export
+    for warning in export(args.workdir, args.out, args.step):
         print(f"xling: warning: {warning}", file=sys.stderr)
-    print(f"Wrote a Marian model to {args.out}")
+    print(f"Wrote a Hugging Face model folder to {args.out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,9 +484,9 @@ def _run(argv: list[str]) -> int:
     try:
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
-        if overrides and args.command not in ("train", "classify", "bench", "sweep"):
+        if overrides and args.command not in ("train", "classify", "bench", "sweep", "import"):
             raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify`, "
-                            "`xling sweep` and `xling bench`")
+                            "`xling sweep`, `xling bench` and `xling import hf`")
         if args.command == "data":
             cli_data.cmd_build(args) if args.data_command == "build" else cli_data.cmd_show(args)
         elif args.command == "bench":
@@ -420,7 +508,9 @@ def _run(argv: list[str]) -> int:
         elif args.command == "compare":
             cmd_compare(args)
         elif args.command == "import":
-            cmd_import(args)
+            cmd_import(args, overrides)
+        elif args.command == "score":
+            cmd_score(args)
         elif args.command == "export":
             cmd_export(args)
     except UserError as e:

@@ -63,11 +63,25 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.share_embeddings = True  # one embedding for source and target (else one each)
     c.model.output_projection = "auto"  # "auto": tied if share_embeddings, else separate; "tied"; "separate"
     c.model.final_logits_bias = False  # a learned bias added to the logits (Marian has one)
-    c.model.activation = "relu"  # MLP activation: "relu", "swish" (= silu; Marian) or "gelu"
+    c.model.activation = "relu"  # MLP activation: "relu", "swish" (= silu; Marian), "gelu" or "gelu_tanh"
     c.model.layer_norm_eps = 1e-6  # Marian/PyTorch use 1e-5
     c.model.scale_embeddings = True  # embeddings * sqrt(emb_dim) on input (see model/transformer.py)
     c.model.num_languages = 0  # XLM language embeddings (translation LM); 0: none
+    # Options pretrained checkpoints need (`xling import hf` sets them; see model/transformer.py):
+    c.model.num_decoder_heads = 0  # 0: num_heads
+    c.model.decoder_mlp_dim = 0  # 0: mlp_dim
+    c.model.embedding_norm = False  # layer norm on the embeddings (mBART)
+    c.model.position_offset = 0  # added to positions (fairseq M2M100/NLLB: pad_id + 1; mBART's learned table: 2)
+    c.model.tied_logits_scale = "auto"  # "auto": tied logits / sqrt(emb_dim) if not scale_embeddings; "none"
+    c.model.activation_dropout_rate = -1.0  # dropout after the MLP activation; -1: model.dropout_rate
+    # Special ids of the vocabulary: xling's sentencepiece has pad 0, EOS 1 and decodes from pad; an import
+    # writes the model's own (OPUS-MT: pad = decoder start = the last id, EOS 0; NLLB: pad 1, EOS 2, start
+    # EOS; -1: each target starts from its own last token, mBART-25's language code).
+    c.model.pad_id = 0
+    c.model.eos_id = 1
+    c.model.decoder_start_id = 0
     c.model.dtype = "float32"  # "bfloat16" on GPU/TPU, and on CPUs with AMX (README: Benchmarks)
+    c.model.param_dtype = "float32"  # or "bfloat16": params made, stored and restored in 16 bits (large imports)
     c.model.remat = "none"  # or "full", "dots": recompute layer activations in the backward pass (memory)
     # model.name="lstm" only (the Transformer keys num_heads, mlp_dim, pre_ln, positions... do not apply):
     c.model.lstm_hidden = 0  # LSTM width (both encoder directions together); 0: emb_dim

@@ -44,7 +44,7 @@ def backtranslate(run, src: str, tgt: str, input_path: str, out_dir: str, name: 
     from xling_jax.decoding.translate import Translator
     if src == tgt:
         raise UserError(f"--src and --tgt are both {src!r}")
-    mixture.check_known(run.config.data, [("--src", src), ("--tgt", tgt)])
+    mixture.check_known(run.config.data, [("--src", src), ("--tgt", tgt)], run.tokenizer)
     out_dir = os.path.abspath(os.path.expanduser(out_dir))
     name = user_build.check_name(name or os.path.basename(out_dir), "parallel_text")  # before hours of decoding
     input_path = os.path.abspath(os.path.expanduser(input_path))
@@ -54,7 +54,7 @@ def backtranslate(run, src: str, tgt: str, input_path: str, out_dir: str, name: 
         raise UserError("back-translation keeps one translation per line: leave out --nbest")
     # An empty synthetic source teaches nothing (and parallel_text would drop the pair).
     dc.min_len = max(dc.min_len, 1)
-    hyps = Translator(run.model, run.params, run.tokenizer, dc).translate(lines, src, progress, warn)
+    hyps = Translator(run.model, run.params, run.tokenizer, dc).translate(lines, src, progress, warn, src_lang=tgt)
     hyps = [readers.clean(h.replace("\n", " "))[0] for h in hyps]
 
     os.makedirs(out_dir, exist_ok=True)

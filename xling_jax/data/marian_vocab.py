@@ -131,6 +131,15 @@ class MarianVocab:
         """`>>tgt_lang<<` for a multilingual model (KeyError if it lacks that language); nothing for a bilingual one."""
         return [self.tag_id(tgt_lang)] if self.languages() else []
 
+    def source_affixes(self, src_lang: str, tgt_lang: str) -> tuple[list[int], list[int]]:
+        return self.source_prefix(tgt_lang), [self.eos_id]
+
+    def target_affixes(self, tgt_lang: str) -> tuple[list[int], list[int]]:
+        return [], [self.eos_id]
+
+    def decoder_start_id(self, tgt_lang: str) -> int | None:
+        return None
+
     def encode(self, text: str) -> list[int]:
         return self.source.encode_batch([text])[0]
 

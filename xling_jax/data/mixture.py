@@ -67,9 +67,16 @@ def named_languages(data_config) -> list[str]:
     return sorted({l for _, d, _ in _entries(data_config) for l in d.split("-") if l})
 
 
-def check_known(data_config, flags) -> None:
+def check_known(data_config, flags, tokenizer=None) -> None:
     """UserError unless every language, with the flag that gave it ([("--src", "es"), ...]), is one the run
-    trains on."""
+    trains on; for an imported pretrained vocabulary (`tokenizer` with language_code), one it has."""
+    if hasattr(tokenizer, "language_code"):
+        for flag, lang in flags:
+            try:
+                tokenizer.language_code(lang)
+            except UserError as e:
+                raise UserError(f"{flag} {lang!r}: {e}") from None
+        return
     known = named_languages(data_config)
     for flag, lang in flags:
         if lang not in known:

@@ -2,8 +2,9 @@
 
 A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 `_segment_ids` (0 = padding) and `_positions`. Inputs start with the target
-language tag (`tokenizer.source_prefix`; none for a bilingual Marian model), then `<BT>` for a
-back-translated pair (data.bt_tag); both sides end with the tokenizer's EOS.
+language tag (`tokenizer.source_affixes`; none for a bilingual Marian model, the source
+language code for NLLB), then `<BT>` for a back-translated pair (data.bt_tag); both sides end
+with the tokenizer's EOS (mBART-25: followed by the language code).
 """
 import zlib
 from collections.abc import Sequence
@@ -102,12 +103,15 @@ def bt_id(config, tokenizer: Tokenizer, dirs: Sequence[mixture.Direction]) -> in
 
 
 def encode_example(tokenizer: Tokenizer, ex: dict, bt: int | None = None) -> dict:
-    """Ids of a pair; `bt` (the `<BT>` id) follows the target tag where the example is back-translated."""
-    prefix = tokenizer.source_prefix(ex["tgt_lang"])
+    """Ids of a pair, with the vocabulary's affixes (xling's: target tag first on the source, EOS last
+    on both; a pretrained model's language codes); `bt` (the `<BT>` id) follows the source prefix where
+    the example is back-translated."""
+    prefix, suffix = tokenizer.source_affixes(ex["src_lang"], ex["tgt_lang"])
     if bt is not None and ex.get("backtranslated"):
         prefix = prefix + [bt]
-    inputs = prefix + tokenizer.encode(ex["src"]) + [tokenizer.eos_id]
-    targets = tokenizer.encode_target(ex["tgt"]) + [tokenizer.eos_id]
+    t_prefix, t_suffix = tokenizer.target_affixes(ex["tgt_lang"])
+    inputs = prefix + tokenizer.encode(ex["src"]) + suffix
+    targets = t_prefix + tokenizer.encode_target(ex["tgt"]) + t_suffix
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 

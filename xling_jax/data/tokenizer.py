@@ -1,9 +1,12 @@
 """Shared sentencepiece vocabulary with target-language tags (`<2es>`).
 
-A workdir holds either xling's `tokenizer.model` or, for a model imported from Marian/OPUS-MT,
-Marian's vocabulary files (see `marian_vocab.py`); `load(workdir)` picks the class. Both have the
-interface below: source side `encode`, target side `encode_target` and `decode`, `source_prefix`
-(the ids that name the target language at the start of the source), and `pad_id`/`eos_id`.
+A workdir holds either xling's `tokenizer.model` or, for an imported model, Marian's vocabulary
+files (`marian_vocab.py`) or a Hugging Face tokenizer (`hf_vocab.py`); `load(workdir)` picks the
+class. All have the interface below: source side `encode`, target side `encode_target` and
+`decode`; `source_affixes`/`target_affixes` (the ids around a source's and a target's text:
+here the target-language tag first and EOS last on the source, EOS after the target),
+`decoder_start_id` (None: the model's own), `source_prefix` (the tag alone, for the
+pretraining tasks) and `pad_id`/`eos_id`.
 """
 import io
 import os
@@ -99,6 +102,17 @@ class Tokenizer:
         """Ids that start every source: the target-language tag."""
         return [self.tag_id(tgt_lang)]
 
+    def source_affixes(self, src_lang: str, tgt_lang: str) -> tuple[list[int], list[int]]:
+        """(ids before, ids after) a source's text: the target tag, EOS (KeyError for an unknown language)."""
+        return self.source_prefix(tgt_lang), [self.eos_id]
+
+    def target_affixes(self, tgt_lang: str) -> tuple[list[int], list[int]]:
+        """(ids before, ids after) a target's text: nothing, EOS."""
+        return [], [self.eos_id]
+
+    def decoder_start_id(self, tgt_lang: str) -> int | None:
+        return None  # the model's decoder_start_id
+
     def tag_id(self, lang: str) -> int:
         i = self.sp.piece_to_id(lang_tag(lang))
         if i == UNK_ID:
@@ -147,15 +161,18 @@ class Tokenizer:
 
 
 def exists(workdir: str) -> bool:
-    """Whether `workdir` holds a vocabulary: xling's tokenizer.model or an imported Marian one."""
-    from xling_jax.data import marian_vocab
-    return os.path.isfile(os.path.join(workdir, FILENAME)) or marian_vocab.exists(workdir)
+    """Whether `workdir` holds a vocabulary: xling's tokenizer.model or an imported one."""
+    from xling_jax.data import hf_vocab, marian_vocab
+    return (os.path.isfile(os.path.join(workdir, FILENAME)) or marian_vocab.exists(workdir)
+            or hf_vocab.exists(workdir))
 
 
 def load(workdir: str):
-    """The workdir's tokenizer: xling's `Tokenizer` or, after `xling import marian`, a `MarianVocab`."""
-    from xling_jax.data import marian_vocab
+    """The workdir's tokenizer: xling's `Tokenizer`, or after an import a `MarianVocab` or an `HFVocab`."""
+    from xling_jax.data import hf_vocab, marian_vocab
     path = os.path.join(workdir, FILENAME)
+    if not os.path.isfile(path) and hf_vocab.exists(workdir):
+        return hf_vocab.HFVocab(workdir)
     if not os.path.isfile(path) and marian_vocab.exists(workdir):
         return marian_vocab.MarianVocab(workdir)
     return Tokenizer(path)

@@ -9,7 +9,7 @@ The candidates of a step are the 2K best extensions of the live beams.
 import jax
 import jax.numpy as jnp
 
-from xling_jax.decoding.sampling import init_cache, next_token_logits
+from xling_jax.decoding.sampling import init_cache, next_token_logits, start_ids
 
 
 def length_penalty(length, alpha: float):
@@ -22,13 +22,16 @@ def _take(x_BxNx_, idx_BxM):
     return jnp.take_along_axis(x_BxNx_, idx, axis=1)
 
 
-def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len: int, alpha: float = 0.6,
-                min_len: int = 0):
+def beam_search(params, src_BxS, limit_B=None, prefix_P=None, start=None, *, model, beam_size: int, max_len: int,
+                alpha: float = 0.6, min_len: int = 0):
     """Returns (tokens BxKxT, scores BxK): the K best finished hypotheses per row, best first.
 
-    Tokens after EOS (or after a row's limit) are the pad id. Scores include the length penalty.
+    Tokens after EOS (or after a row's limit) are the pad id. Scores include the length penalty,
+    whose length L counts the tokens after the forced `prefix_P` (see `next_token_logits`).
     """
     c, (b, _), k = model.cfg, src_BxS.shape, beam_size
+    p = 0 if prefix_P is None else prefix_P.shape[0]
+    first_BK = start_ids(model, b * k, start)
     limit_B = jnp.full((b,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
     # The encoder runs once; its output is repeated for the K beams of each row (row-major: b*K + k).
     encoded = jnp.repeat(model.apply({"params": params}, src_BxS, method=model.encode), k, axis=0)
@@ -46,11 +49,11 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
 
     def step(carry, prime=False):
         i, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B = carry
-        last_BK = jnp.where(i == 0, c.decoder_start_id, alive_seq[:, :, jnp.maximum(i - 1, 0)]).reshape(-1)
+        last_BK = jnp.where(i == 0, first_BK, alive_seq[:, :, jnp.maximum(i - 1, 0)].reshape(-1))
         logits_BKxV, cache = next_token_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model,
-                                               min_len=min_len, prime=prime)
+                                               min_len=min_len, prime=prime, prefix_P=prefix_P)
         v = logits_BKxV.shape[-1]
-        logp_BxKxV = jax.nn.log_softmax(logits_BKxV).reshape(b, k, v)
+        logp_BxKxV = logits_BKxV.reshape(b, k, v)  # already log-probabilities
         # 2K candidates: even if K of them end here, K can stay alive.
         cand_logp, flat = jax.lax.top_k((alive_logp[:, :, None] + logp_BxKxV).reshape(b, k * v), 2 * k)
         cand_beam, cand_tok = flat // v, (flat % v).astype(jnp.int32)
@@ -62,7 +65,7 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
         ended = eos_in_top_k | at_limit
 
         # Finished: the best K of the old finished and the newly ended candidates.
-        new_score = jnp.where(ended, cand_logp / length_penalty(i + 1, alpha), -jnp.inf)
+        new_score = jnp.where(ended, cand_logp / length_penalty(i + 1 - p, alpha), -jnp.inf)
         top_score, pick = jax.lax.top_k(jnp.concatenate([fin_score, new_score], axis=1), k)
         top_seq = _take(jnp.concatenate([fin_seq, cand_seq], axis=1), pick)
         fin_score = jnp.where(done_B[:, None], fin_score, top_score)
@@ -76,7 +79,7 @@ def beam_search(params, src_BxS, limit_B=None, *, model, beam_size: int, max_len
         # log p only falls as a hypothesis grows; the length penalty's best case is the row's
         # limit for alpha >= 0 and the next length for alpha < 0.
         best_len = limit_B if alpha >= 0 else jnp.minimum(i + 2, limit_B)
-        bound_B = alive_logp[:, 0] / length_penalty(best_len, alpha)
+        bound_B = alive_logp[:, 0] / length_penalty(best_len - p, alpha)
         done_B = done_B | (fin_score[:, -1] >= bound_B)
         return i + 1, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B
 

@@ -14,26 +14,43 @@ def init_cache(model, src_BxS, max_len: int):
 
 
 def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model, min_len: int = 0,
-                      prime: bool = False):
-    """Logits BxV for target position `i` given the previous token; returns (logits, new cache).
+                      prime: bool = False, prefix_P=None):
+    """Log-probabilities BxV of target position `i` given the previous token (log_softmax of the
+    model's logits, then the rules below); returns (log-probabilities, new cache).
 
-    The pad id is never a prediction (decoding starts from it in OPUS-MT vocabularies, and it
-    would be indistinguishable from the padding after EOS), as `bad_words_ids=[[pad]]` in Marian.
-    EOS is ruled out before `min_len` tokens (benchmarks force a fixed output length with it).
-    The first step (`prime=True`) also caches the encoder's cross-attention keys and values.
+    The rules act after the normalisation, as Transformers' logits processors do, so beam scores
+    match its `generate()`: the pad id is never a prediction (decoding starts from it in OPUS-MT
+    vocabularies, and it would be indistinguishable from the padding after EOS), as
+    `bad_words_ids=[[pad]]` in Marian; `prefix_P` (ids, e.g. NLLB's target-language code) is forced
+    at the first P positions: its token gets 0 and every other -inf, so it adds nothing to a
+    hypothesis' score (`forced_bos_token_id`); EOS is ruled out before `min_len` tokens after the
+    prefix (benchmarks force a fixed output length with it). The first step (`prime=True`) also
+    caches the encoder's cross-attention keys and values.
     """
     logits_Bx1xV, mutated = model.apply(
         {"params": params, "cache": cache}, encoded_BxSxD, src_BxS, last_B[:, None],
         tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, prime=prime, mutable=["cache"],
         method=model.decode)
-    logits_BxV = logits_Bx1xV[:, 0].at[:, model.cfg.pad_id].set(-jnp.inf)
+    logits_BxV = jax.nn.log_softmax(logits_Bx1xV[:, 0].astype(jnp.float32)).at[:, model.cfg.pad_id].set(-jnp.inf)
+    p = 0 if prefix_P is None else prefix_P.shape[0]
     if min_len:
-        logits_BxV = logits_BxV.at[:, model.cfg.eos_id].set(jnp.where(i + 1 < min_len, -jnp.inf,
+        logits_BxV = logits_BxV.at[:, model.cfg.eos_id].set(jnp.where(i + 1 < min_len + p, -jnp.inf,
                                                                       logits_BxV[:, model.cfg.eos_id]))
+    if p:
+        forced_V = jnp.where(jnp.arange(logits_BxV.shape[-1]) == jnp.asarray(prefix_P)[jnp.minimum(i, p - 1)],
+                             0.0, -jnp.inf)
+        logits_BxV = jnp.where(i < p, forced_V[None, :], logits_BxV)
     return logits_BxV, mutated["cache"]
 
 
-def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: int, min_len: int = 0):
+def start_ids(model, batch: int, start=None):
+    """The first decoder input of every row: `start` (a token id, e.g. mBART-25's target-language
+    code) or the model's decoder_start_id."""
+    return jnp.full((batch,), model.cfg.decoder_start_id if start is None else start, jnp.int32)
+
+
+def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: int, min_len: int = 0, prefix_P=None,
+                    start=None):
     """The decoding loop shared by greedy and sampling: `choose(logits_BxV, rng) -> B ids`."""
     c, batch = model.cfg, src_BxS.shape[0]
     limit_B = jnp.full((batch,), max_len) if limit_B is None else jnp.minimum(limit_B, max_len)
@@ -42,7 +59,7 @@ def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: in
     def step(carry, prime=False):
         i, cache, last_B, out_BxT, done_B = carry
         logits_BxV, cache = next_token_logits(params, cache, encoded, src_BxS, last_B, i, model=model,
-                                              min_len=min_len, prime=prime)
+                                              min_len=min_len, prime=prime, prefix_P=prefix_P)
         next_B = jnp.where(done_B, c.pad_id, choose(logits_BxV, jax.random.fold_in(rng, i)).astype(jnp.int32))
         out_BxT = out_BxT.at[:, i].set(next_B)
         return i + 1, cache, next_B, out_BxT, done_B | (next_B == c.eos_id) | (i + 1 >= limit_B)
@@ -51,20 +68,21 @@ def _one_hypothesis(params, src_BxS, limit_B, rng, choose, *, model, max_len: in
         i, _, _, _, done_B = carry
         return (i < max_len) & ~jnp.all(done_B)
 
-    init = (jnp.array(0), init_cache(model, src_BxS, max_len), jnp.full((batch,), c.decoder_start_id, jnp.int32),
+    init = (jnp.array(0), init_cache(model, src_BxS, max_len), start_ids(model, batch, start),
             jnp.full((batch, max_len), c.pad_id, jnp.int32), jnp.zeros((batch,), bool))
     # The first step runs outside the loop: it fills the cross-attention cache the others read.
     return jax.lax.while_loop(cond, step, step(init, prime=True))[3]
 
 
-def greedy(params, src_BxS, limit_B=None, *, model, max_len: int, min_len: int = 0):
+def greedy(params, src_BxS, limit_B=None, prefix_P=None, start=None, *, model, max_len: int, min_len: int = 0):
     """Returns BxT token ids (T = max_len): the argmax continuation, pad ids after EOS.
 
     `limit_B` optionally caps each row's length below `max_len` (a row stops after
-    limit_B[b] tokens), so one compiled shape serves sources of different lengths.
+    limit_B[b] tokens), so one compiled shape serves sources of different lengths. `prefix_P`
+    and `start`: forced first tokens and the first decoder input (see `next_token_logits`).
     """
     return _one_hypothesis(params, src_BxS, limit_B, jax.random.key(0), lambda logits, _: jnp.argmax(logits, -1),
-                           model=model, max_len=max_len, min_len=min_len)
+                           model=model, max_len=max_len, min_len=min_len, prefix_P=prefix_P, start=start)
 
 
 def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
@@ -88,9 +106,10 @@ def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int = 0, top_p: f
     return logits_BxV
 
 
-def sample(params, src_BxS, limit_B, rng, *, model, max_len: int, min_len: int = 0, temperature: float = 1.0,
-           top_k: int = 0, top_p: float = 1.0):
+def sample(params, src_BxS, limit_B, rng, prefix_P=None, start=None, *, model, max_len: int, min_len: int = 0,
+           temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
     """Ancestral sampling with temperature, top-k and top-p (nucleus); BxT ids like `greedy`."""
     def choose(logits_BxV, key):
         return jax.random.categorical(key, filter_logits(logits_BxV, temperature, top_k, top_p), axis=-1)
-    return _one_hypothesis(params, src_BxS, limit_B, rng, choose, model=model, max_len=max_len, min_len=min_len)
+    return _one_hypothesis(params, src_BxS, limit_B, rng, choose, model=model, max_len=max_len, min_len=min_len,
+                           prefix_P=prefix_P, start=start)

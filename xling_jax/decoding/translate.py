@@ -55,32 +55,41 @@ class Translator:
     def _max_target_len(self, source_len: int) -> int:
         return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))
 
-    def _encode(self, texts, tgt_lang, warn):
-        prefix, eos = self.tokenizer.source_prefix(tgt_lang), self.tokenizer.eos_id
+    def _encode(self, texts, src_lang, tgt_lang, warn):
+        prefix, suffix = self.tokenizer.source_affixes(src_lang, tgt_lang)
         encoded = []
         for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
-            ids = prefix + ids + [eos]
+            ids = prefix + ids + suffix
             if len(ids) > MAX_SOURCE_LEN:
                 if warn:
                     warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")
-                ids = ids[:MAX_SOURCE_LEN - 1] + [eos]
+                ids = ids[:MAX_SOURCE_LEN - len(suffix)] + suffix
             encoded.append(ids)
         return encoded
 
-    def _run(self, src, limit, max_len, batch_index):
+    def _run(self, src, limit, max_len, batch_index, prefix_P, start):
         """(tokens BxNxT, scores BxN) for one padded batch; N = beam size, or 1."""
         if self.dc.method == "beam":
-            return self._search(self.params, src, limit, max_len=max_len)
+            return self._search(self.params, src, limit, prefix_P, start, max_len=max_len)
         if self.dc.method == "greedy":
-            out = self._search(self.params, src, limit, max_len=max_len)
+            out = self._search(self.params, src, limit, prefix_P, start, max_len=max_len)
         else:  # a key per batch, so a run's samples depend on the seed and the input only
-            out = self._search(self.params, src, limit, jax.random.fold_in(self._rng, batch_index), max_len=max_len)
+            out = self._search(self.params, src, limit, jax.random.fold_in(self._rng, batch_index), prefix_P, start,
+                               max_len=max_len)
         return out[:, None], np.zeros(out.shape[:1] + (1,), np.float32)
 
     def translate_nbest(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
-                        warn: Callable[[str], None] | None = None) -> list[list[tuple[str, float]]]:
-        """For each text, `decode.nbest` (translation, score) pairs, best first; "" for an empty line."""
-        encoded = self._encode(texts, tgt_lang, warn)
+                        warn: Callable[[str], None] | None = None, *, src_lang: str | None = None
+                        ) -> list[list[tuple[str, float]]]:
+        """For each text, `decode.nbest` (translation, score) pairs, best first; "" for an empty line.
+
+        `src_lang`: the language of `texts`, for vocabularies whose sources name it (NLLB, mBART)."""
+        encoded = self._encode(texts, src_lang, tgt_lang, warn)
+        # Tokens the target starts with (NLLB's language code) are forced, then cut from the output.
+        forced = self.tokenizer.target_affixes(tgt_lang)[0]
+        prefix_P, p = np.asarray(forced, np.int32), len(forced)
+        first = self.tokenizer.decoder_start_id(tgt_lang)
+        first = np.int32(self.model.cfg.decoder_start_id if first is None else first)
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         outputs: list[list[tuple[str, float]]] = [[] for _ in texts]
         bs, nbest = self.dc.batch_size, self.dc.nbest
@@ -92,8 +101,10 @@ class Translator:
                 src[row, :len(encoded[i])] = encoded[i]
             # Each row stops at a * (its own source length) + b; the compiled loop is sized for the bucket.
             limit = np.zeros(bs, np.int32)
-            limit[:len(idx)] = [self._max_target_len(len(encoded[i])) for i in idx]
-            tokens, scores = map(np.asarray, self._run(src, limit, self._max_target_len(length), batch_index))
+            limit[:len(idx)] = [p + self._max_target_len(len(encoded[i])) for i in idx]
+            tokens, scores = map(np.asarray, self._run(src, limit, p + self._max_target_len(length), batch_index,
+                                                       prefix_P, first))
+            tokens = tokens[:, :, p:]
             for row, i in enumerate(idx):
                 if texts[i].strip():
                     outputs[i] = [(self.tokenizer.decode(tokens[row, n]), float(scores[row, n]))
@@ -105,6 +116,6 @@ class Translator:
         return outputs
 
     def translate(self, texts: Sequence[str], tgt_lang: str, progress: Callable[[int], None] | None = None,
-                  warn: Callable[[str], None] | None = None) -> list[str]:
+                  warn: Callable[[str], None] | None = None, *, src_lang: str | None = None) -> list[str]:
         """The best translation of each text ("" for an empty line)."""
-        return [hyps[0][0] for hyps in self.translate_nbest(texts, tgt_lang, progress, warn)]
+        return [hyps[0][0] for hyps in self.translate_nbest(texts, tgt_lang, progress, warn, src_lang=src_lang)]

@@ -45,33 +45,40 @@ def cross_attention_weights(params, src_BxS, tgt_in_BxT, *, model) -> dict[str, 
     return {"/".join(path[:-2]): value[0] for path, value in flat.items() if path[-2:] == (CROSS, WEIGHTS)}
 
 
-def _source_prefix(tokenizer, tgt_lang: str) -> list[int]:
+def _source_affixes(tokenizer, src_lang: str | None, tgt_lang: str) -> tuple[list[int], list[int]]:
     try:
-        return tokenizer.source_prefix(tgt_lang)
+        return tokenizer.source_affixes(src_lang, tgt_lang)
     except KeyError:
         raise UserError(f"the model has no target tag for {tgt_lang!r}; its languages: "
                         f"{', '.join(tokenizer.languages()) or 'none'}") from None
 
 
-def teacher_forcing_ids(tokenizer, text: str, translation: str, tgt_lang: str, decoder_start_id: int):
+def teacher_forcing_ids(tokenizer, text: str, translation: str, tgt_lang: str, decoder_start_id: int,
+                        src_lang: str | None = None):
     """(source ids S, decoder input ids T, target ids T): the source as `xling translate` encodes it
-    (target tag, pieces, </s>) and the translation shifted right behind the decoder's start id."""
-    src = _source_prefix(tokenizer, tgt_lang) + tokenizer.encode(text) + [tokenizer.eos_id]
-    tgt = tokenizer.encode_target(translation) + [tokenizer.eos_id]
-    return src, [decoder_start_id] + tgt[:-1], tgt
+    (e.g. target tag, pieces, </s>) and the target (with any forced language code) shifted right behind
+    the decoder's start id (the vocabulary's for the language, else the model's)."""
+    prefix, suffix = _source_affixes(tokenizer, src_lang, tgt_lang)
+    src = prefix + tokenizer.encode(text) + suffix
+    t_prefix, t_suffix = tokenizer.target_affixes(tgt_lang)
+    tgt = t_prefix + tokenizer.encode_target(translation) + t_suffix
+    start = tokenizer.decoder_start_id(tgt_lang)
+    return src, [decoder_start_id if start is None else start] + tgt[:-1], tgt
 
 
-def cross_attention(run, text: str, tgt_lang: str, translation: str | None = None) -> CrossAttention:
-    """The cross-attention of `run` (a decoding.load.Run) on `text` and its translation into `tgt_lang`:
-    the model's own (run.config.decode) unless `translation` is given (e.g. a reference)."""
+def cross_attention(run, text: str, tgt_lang: str, translation: str | None = None,
+                    src_lang: str | None = None) -> CrossAttention:
+    """The cross-attention of `run` (a decoding.load.Run) on `text` (in `src_lang`) and its translation
+    into `tgt_lang`: the model's own (run.config.decode) unless `translation` is given (e.g. a reference)."""
     from xling_jax.decoding.translate import MAX_SOURCE_LEN, Translator
     if not text.strip():
         raise UserError("give a non-empty text to translate")
-    _source_prefix(run.tokenizer, tgt_lang)  # an unknown language fails before any decoding
+    _source_affixes(run.tokenizer, src_lang, tgt_lang)  # an unknown language fails before any decoding
     if translation is None:
         translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
-        translation = translator.translate([text], tgt_lang)[0]
-    src, tgt_in, tgt = teacher_forcing_ids(run.tokenizer, text, translation, tgt_lang, run.model.cfg.decoder_start_id)
+        translation = translator.translate([text], tgt_lang, src_lang=src_lang)[0]
+    src, tgt_in, tgt = teacher_forcing_ids(run.tokenizer, text, translation, tgt_lang, run.model.cfg.decoder_start_id,
+                                           src_lang)
     if len(src) > MAX_SOURCE_LEN:
         raise UserError(f"the text has {len(src)} pieces; give at most {MAX_SOURCE_LEN} (a heat map that size is "
                         "unreadable anyway)")

@@ -87,18 +87,18 @@ def translate_split(translator: Translator, dirs, split: str, data_dir: str, lim
     out = {}
     for d in dirs:
         sources, refs = split_pairs(d, split, data_dir, limit)
-        out[d.key(qualified)] = (d.tgt, refs, translator.translate(sources, d.tgt, progress=progress))
+        out[d.key(qualified)] = (d.tgt, refs, translator.translate(sources, d.tgt, progress=progress, src_lang=d.src))
     return out
 
 
 def translate_via(translator: Translator, texts: list[str], pivot: str, tgt_lang: str,
-                  progress=None) -> tuple[list[str], list[str]]:
+                  progress=None, src_lang: str | None = None) -> tuple[list[str], list[str]]:
     """(pivot-language translations, their translations into tgt_lang): src -> pivot -> tgt, one model."""
-    middle = translator.translate(texts, pivot, progress=progress)
-    return middle, translator.translate(middle, tgt_lang, progress=progress)
+    middle = translator.translate(texts, pivot, progress=progress, src_lang=src_lang)
+    return middle, translator.translate(middle, tgt_lang, progress=progress, src_lang=pivot)
 
 
-def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pivot: str | None):
+def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pivot: str | None, tokenizer=None):
     """The directions `pairs` (['es-de', ...]; default: the run's own) of `dataset` (default: the run's
     only dataset), checked against the dataset and the languages the run knows (the pivot too)."""
     refs = mixture.dataset_refs(data_config)
@@ -111,7 +111,7 @@ def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pi
         mixture.directions(data_config, data_dir))))
     dirs = [mixture.Direction(dataset, src, tgt) for src, tgt in registry.parse_directions(dataset, pairs, data_dir)]
     mixture.check_known(data_config, [("--directions", lang) for d in dirs for lang in (d.src, d.tgt)]
-                        + ([("--pivot", pivot)] if pivot else []))
+                        + ([("--pivot", pivot)] if pivot else []), tokenizer)
     for d in dirs:
         if pivot in (d.src, d.tgt):
             raise UserError(f"--pivot {pivot}: direction {d.pair} already has it at one end; pivot directions "
@@ -139,7 +139,7 @@ def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: 
     data_dir = mixture.ensure_built(dc)
     chosen = bool(dataset or directions or pivot)
     if chosen:
-        dirs = chosen_directions(dc, data_dir, dataset, directions, pivot)
+        dirs = chosen_directions(dc, data_dir, dataset, directions, pivot, run.tokenizer)
         dataset = dirs[0].dataset
     else:
         dirs = mixture.evaluated(mixture.directions(dc, data_dir))
@@ -155,12 +155,12 @@ def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: 
     for d in dirs:
         key = d.key(qualified)
         sources, refs = split_pairs(d, split, data_dir, limit)
-        hyps = translator.translate(sources, d.tgt, progress=progress,  # line N: the split's Nth pair
+        hyps = translator.translate(sources, d.tgt, progress=progress, src_lang=d.src,  # line N: the split's Nth pair
                                     warn=lambda msg: print(f"xling: warning: {split} {key} {msg}", file=sys.stderr))
         _write_lines(os.path.join(out_dir, hyp_filename(key)), hyps)
         results["directions"][key] = score(hyps, refs, d.tgt)
         if pivot:
-            middle, final = translate_via(translator, sources, pivot, d.tgt, progress)
+            middle, final = translate_via(translator, sources, pivot, d.tgt, progress, src_lang=d.src)
             _write_lines(os.path.join(out_dir, pivot_filename(key, pivot, intermediate=True)), middle)
             _write_lines(os.path.join(out_dir, pivot_filename(key, pivot)), final)
             results["directions"][key]["pivot"] = {"via": pivot, **score(final, refs, d.tgt)}

@@ -11,6 +11,7 @@ Marian's architecture in xling terms: post-LN, positions "sinusoidal_marian", la
 final logits bias, pad = decoder start = the last id, EOS 0. Transformers and numpy only: neither
 torch nor transformers is imported here unless a pytorch_model.bin has to be read.
 """
+import dataclasses
 import json
 import os
 import shutil
@@ -20,8 +21,9 @@ from flax import traverse_util
 
 from xling_jax.data import marian_vocab, tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
+from xling_jax.interop import seq2seq_weights
+from xling_jax.interop.hf_checkpoint import WEIGHTS, Checkpoint
 
-WEIGHTS, WEIGHTS_INDEX, TORCH_WEIGHTS = "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"
 LAYER_NORM_EPS = 1e-5  # Transformers' Marian uses torch's default LayerNorm epsilon
 # Marian's activation_function -> xling's model.activation (Transformers' "gelu" is the exact erf form).
 ACTIVATIONS = {"swish": "swish", "silu": "swish", "relu": "relu", "gelu": "gelu", "gelu_python": "gelu"}
@@ -30,133 +32,30 @@ HF_DEFAULTS = {"activation_function": "gelu", "scale_embedding": False, "share_e
                "tie_word_embeddings": True, "max_position_embeddings": 1024, "dropout": 0.1,
                "attention_dropout": 0.0, "pad_token_id": 58100, "eos_token_id": 0, "decoder_start_token_id": 58100}
 
-# (Transformers module in a layer, xling module path in that layer, kind)
-ENCODER_LAYER = (("self_attn", "self_attention", "attention"),
-                 ("self_attn_layer_norm", "attention_block/LayerNorm_0", "norm"),
-                 ("fc1", "mlp/Dense_0", "linear"), ("fc2", "mlp/Dense_1", "linear"),
-                 ("final_layer_norm", "mlp_block/LayerNorm_0", "norm"))
-DECODER_LAYER = (("self_attn", "self_attention", "attention"),
-                 ("self_attn_layer_norm", "self_attention_block/LayerNorm_0", "norm"),
-                 ("encoder_attn", "cross_attention", "attention"),
-                 ("encoder_attn_layer_norm", "cross_attention_block/LayerNorm_0", "norm"),
-                 ("fc1", "mlp/Dense_0", "linear"), ("fc2", "mlp/Dense_1", "linear"),
-                 ("final_layer_norm", "mlp_block/LayerNorm_0", "norm"))
-PROJECTIONS = (("q_proj", "query"), ("k_proj", "key"), ("v_proj", "value"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Weights: Transformers names (torch Linear weights are out x in) <-> xling's flat param paths.
-
-def _modules(num_layers: int, num_decoder_layers: int):
-    """(Transformers module name, xling module path, kind) of every layer's modules."""
-    for prefix, xling_prefix, n, layout in (("model.encoder.layers", "encoder", num_layers, ENCODER_LAYER),
-                                            ("model.decoder.layers", "decoder", num_decoder_layers, DECODER_LAYER)):
-        for i in range(n):
-            for hf_mod, x_mod, kind in layout:
-                yield f"{prefix}.{i}.{hf_mod}", f"{xling_prefix}_{i}/{x_mod}", kind
-
-
-def hf_to_xling(weights: dict, num_heads: int, num_layers: int, num_decoder_layers: int, share: bool,
-                tied: bool) -> dict:
-    """Flat {"a/b/c": array} xling params from a Marian state dict (numpy)."""
-    def get(name):
-        if name not in weights:
-            raise UserError(f"the Marian weights lack {name}")
-        return np.asarray(weights[name], np.float32)
-
-    out = {}
-    for hf, x, kind in _modules(num_layers, num_decoder_layers):
-        if kind == "norm":
-            out[f"{x}/scale"], out[f"{x}/bias"] = get(f"{hf}.weight"), get(f"{hf}.bias")
-        elif kind == "linear":
-            out[f"{x}/kernel"], out[f"{x}/bias"] = get(f"{hf}.weight").T, get(f"{hf}.bias")
-        else:
-            for hf_p, x_p in PROJECTIONS:  # (H*K, D) -> (D, H, K)
-                w, b = get(f"{hf}.{hf_p}.weight"), get(f"{hf}.{hf_p}.bias")
-                d = w.shape[1]
-                out[f"{x}/{x_p}/kernel"] = w.T.reshape(d, num_heads, -1)
-                out[f"{x}/{x_p}/bias"] = b.reshape(num_heads, -1)
-            w = get(f"{hf}.out_proj.weight")  # (D, H*K) -> (H, K, D)
-            out[f"{x}/out/kernel"] = w.T.reshape(num_heads, -1, w.shape[0])
-            out[f"{x}/out/bias"] = get(f"{hf}.out_proj.bias")
-    if share:
-        name = "model.shared.weight" if "model.shared.weight" in weights else "model.encoder.embed_tokens.weight"
-        out["embedding/embedding"] = get(name)
-        target = out["embedding/embedding"]
-    else:
-        out["embedding/embedding"] = get("model.encoder.embed_tokens.weight")
-        target = out["target_embedding/embedding"] = get("model.decoder.embed_tokens.weight")
-    if not tied:
-        out["output_projection/kernel"] = get("lm_head.weight").T
-        out["output_projection/bias"] = np.zeros(target.shape[0], np.float32)
-    bias = weights.get("final_logits_bias")
-    out["final_logits_bias"] = (np.zeros(target.shape[0], np.float32) if bias is None
-                                else np.asarray(bias, np.float32).reshape(-1))
-    return out
-
-
-def xling_to_hf(flat: dict, num_heads: int, num_layers: int, num_decoder_layers: int, share: bool,
-                tied: bool) -> dict:
-    """A Marian state dict (numpy, Transformers names) from flat xling params (inverse of hf_to_xling)."""
-    def get(path):
-        return np.asarray(flat[path], np.float32)
-
-    out = {}
-    for hf, x, kind in _modules(num_layers, num_decoder_layers):
-        if kind == "norm":
-            out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/scale"), get(f"{x}/bias")
-        elif kind == "linear":
-            out[f"{hf}.weight"], out[f"{hf}.bias"] = get(f"{x}/kernel").T, get(f"{x}/bias")
-        else:
-            for hf_p, x_p in PROJECTIONS:
-                k = get(f"{x}/{x_p}/kernel")
-                out[f"{hf}.{hf_p}.weight"] = k.reshape(k.shape[0], -1).T
-                out[f"{hf}.{hf_p}.bias"] = get(f"{x}/{x_p}/bias").reshape(-1)
-            k = get(f"{x}/out/kernel")
-            out[f"{hf}.out_proj.weight"] = k.reshape(-1, k.shape[-1]).T
-            out[f"{hf}.out_proj.bias"] = get(f"{x}/out/bias")
-    if share:
-        out["model.shared.weight"] = get("embedding/embedding")
-        target = out["model.shared.weight"]
-    else:
-        out["model.encoder.embed_tokens.weight"] = get("embedding/embedding")
-        target = out["model.decoder.embed_tokens.weight"] = get("target_embedding/embedding")
-    bias = get("final_logits_bias") if "final_logits_bias" in flat else np.zeros(target.shape[0], np.float32)
-    if not tied:
-        out["lm_head.weight"] = get("output_projection/kernel").T
-        bias = bias + get("output_projection/bias")  # Marian's lm_head has no bias of its own
-    out["final_logits_bias"] = bias[None, :]
-    return {k: np.ascontiguousarray(v) for k, v in out.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Import.
-
-def _read_json(path: str) -> dict:
-    return marian_vocab.read_json(path)
-
-
 def read_weights(hf_dir: str) -> dict:
-    """{name: numpy array}: model.safetensors (or its shards) with the safetensors package, else
-    pytorch_model.bin with torch."""
-    from safetensors.numpy import load_file
-    if os.path.isfile(os.path.join(hf_dir, WEIGHTS)):
-        return load_file(os.path.join(hf_dir, WEIGHTS))
-    if os.path.isfile(os.path.join(hf_dir, WEIGHTS_INDEX)):
-        shards = sorted(set(_read_json(os.path.join(hf_dir, WEIGHTS_INDEX))["weight_map"].values()))
-        out = {}
-        for shard in shards:
-            out.update(load_file(os.path.join(hf_dir, shard)))
-        return out
-    if os.path.isfile(os.path.join(hf_dir, TORCH_WEIGHTS)):
-        try:
-            import torch
-        except ImportError:
-            raise UserError(f"{hf_dir} has only {TORCH_WEIGHTS}, which needs torch to read: "
-                            "pip install 'xling_jax[interop]' (or convert it to model.safetensors)") from None
-        state = torch.load(os.path.join(hf_dir, TORCH_WEIGHTS), map_location="cpu", weights_only=True)
-        return {k: v.float().numpy() for k, v in state.items()}
-    raise UserError(f"{hf_dir} has no {WEIGHTS} or {TORCH_WEIGHTS}; pass a Hugging Face Marian model directory")
+    """{name: numpy array} of a Marian folder (see interop.hf_checkpoint), with the "model." prefix that a
+    checkpoint saved from MarianModel (not MarianMTModel) lacks."""
+    ckpt = Checkpoint(hf_dir)
+    weights = {name: np.asarray(ckpt.get(name), np.float32) for name in ckpt.names()}
+    if "model.encoder.layers.0.fc1.weight" not in weights and "encoder.layers.0.fc1.weight" in weights:
+        weights = {("" if k.startswith(("lm_head", "final_logits_bias")) else "model.") + k: v
+                   for k, v in weights.items()}
+    return weights
+
+
+def hf_to_xling(weights: dict, layout: seq2seq_weights.Layout) -> dict:
+    """Flat {"a/b/c": array} xling params from a Marian state dict (numpy); a missing logits bias is zeros."""
+    out = {}
+    for p in seq2seq_weights.params(layout):
+        name = next((n for n in seq2seq_weights.aliases(p.name) if n in weights), None)
+        if p.kind == "zeros" or (name is None and p.path == "final_logits_bias"):
+            rows = out.get("target_embedding/embedding", out.get("embedding/embedding"))
+            out[p.path] = np.zeros(rows.shape[0], np.float32)
+        elif name is None:
+            raise UserError(f"the Marian weights lack {p.name}")
+        else:
+            out[p.path] = p.to_xling(np.asarray(weights[name], np.float32))
+    return out
 
 
 def model_options(hc: dict) -> dict:
@@ -165,20 +64,19 @@ def model_options(hc: dict) -> dict:
     problems = []
     if hc["activation_function"] not in ACTIVATIONS:
         problems.append(f"activation_function={hc['activation_function']!r} (xling has {', '.join(ACTIVATIONS)})")
-    for enc, dec in (("encoder_attention_heads", "decoder_attention_heads"), ("encoder_ffn_dim", "decoder_ffn_dim")):
-        if hc[enc] != hc[dec]:
-            problems.append(f"{enc}={hc[enc]} != {dec}={hc[dec]} (xling uses one value for both)")
-    if hc["d_model"] % hc["encoder_attention_heads"]:
-        problems.append(f"d_model={hc['d_model']} is not a multiple of encoder_attention_heads")
-    if not hc["scale_embedding"] and hc["tie_word_embeddings"]:
-        problems.append("scale_embedding=false with tied output embeddings (xling's unscaled tied logits are "
-                        "divided by sqrt(d_model))")
+    for key in ("encoder_attention_heads", "decoder_attention_heads"):
+        if hc["d_model"] % hc[key]:
+            problems.append(f"d_model={hc['d_model']} is not a multiple of {key}={hc[key]}")
     if problems:
         raise UserError("this Marian model cannot be imported: " + "; ".join(problems))
     return dict(
         emb_dim=hc["d_model"], num_heads=hc["encoder_attention_heads"], num_layers=hc["encoder_layers"],
         num_decoder_layers=0 if hc["decoder_layers"] == hc["encoder_layers"] else hc["decoder_layers"],
         mlp_dim=hc["encoder_ffn_dim"], dropout_rate=float(hc["dropout"]),
+        num_decoder_heads=0 if hc["decoder_attention_heads"] == hc["encoder_attention_heads"]
+        else hc["decoder_attention_heads"],
+        decoder_mlp_dim=0 if hc["decoder_ffn_dim"] == hc["encoder_ffn_dim"] else hc["decoder_ffn_dim"],
+        tied_logits_scale="none",  # Transformers never rescales Marian's logits
         attention_dropout_rate=float(hc["attention_dropout"]), pre_ln=False, positions="sinusoidal_marian",
         max_len=hc["max_position_embeddings"], share_embeddings=bool(hc["share_encoder_decoder_embeddings"]),
         output_projection="tied" if hc["tie_word_embeddings"] else "separate", final_logits_bias=True,
@@ -228,7 +126,7 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
     hf_dir = os.path.abspath(os.path.expanduser(hf_dir))
     if not os.path.isfile(os.path.join(hf_dir, "config.json")):
         raise UserError(f"{hf_dir} has no config.json; pass a Hugging Face Marian model directory")
-    hc = _read_json(os.path.join(hf_dir, "config.json"))
+    hc = marian_vocab.read_json(os.path.join(hf_dir, "config.json"))
     if hc.get("model_type") != "marian":
         raise UserError(f"{hf_dir} holds a {hc.get('model_type')!r} model, not a Marian one (model_type 'marian')")
     missing = [f for f in marian_vocab.FILES if not os.path.isfile(os.path.join(hf_dir, f))]
@@ -248,9 +146,6 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
     options["pad_id"] = vocab.pad_id
     directions = _directions(vocab, src, tgt)
     weights = read_weights(hf_dir)
-    if "model.encoder.layers.0.fc1.weight" not in weights and "encoder.layers.0.fc1.weight" in weights:
-        weights = {("" if k.startswith(("lm_head", "final_logits_bias")) else "model.") + k: v
-                   for k, v in weights.items()}  # saved from MarianModel, without the "model." prefix
 
     config = get_config()
     config.model.update(options)
@@ -258,8 +153,7 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
     config.data.directions = directions
     config.data.mixture = ()
     model = build_model(config.model, vocab.vocab_size, vocab.target_vocab_size)
-    c = model.cfg
-    flat = hf_to_xling(weights, c.num_heads, c.num_layers, c.decoder_layers, c.share_embeddings, c.tied_output)
+    flat = hf_to_xling(weights, seq2seq_weights.layout_of(model.cfg))
     params = traverse_util.unflatten_dict(flat, sep="/")
     dummy = jnp.zeros((1, 8), jnp.int32)
     expected = jax.eval_shape(lambda: model.init(jax.random.key(0), dummy, dummy)["params"])
@@ -296,7 +190,9 @@ def incompatibilities(cfg) -> list[str]:
         problems.append(f"model.positions={cfg.positions!r} (Marian has fixed sinusoids: 'sinusoidal_marian')")
     if cfg.num_languages:
         problems.append(f"model.num_languages={cfg.num_languages} (Marian has no language embeddings: 0)")
-    if cfg.tied_output and not cfg.scale_embeddings:
+    if cfg.embedding_norm or cfg.position_offset:
+        problems.append("model.embedding_norm/model.position_offset (Marian has neither: False/0)")
+    if cfg.tied_output and not cfg.scale_embeddings and cfg.tied_logits_scale == "auto":
         problems.append("model.scale_embeddings=False with a tied output (xling divides those logits by "
                         "sqrt(emb_dim), Marian does not)")
     return problems
@@ -361,7 +257,12 @@ def export_marian(run, out_dir: str, step: int | None = None) -> list[str]:
     if pad >= min(len(src_pieces), len(tgt_pieces)):
         raise UserError(f"cannot export to Marian: pad id {pad} lies outside the target vocabulary "
                         f"({len(tgt_pieces)} entries); Marian needs one pad id valid on both sides")
-    weights = xling_to_hf(flat, c.num_heads, c.num_layers, c.decoder_layers, c.share_embeddings, c.tied_output)
+    bias = flat.get("final_logits_bias", np.zeros(len(tgt_pieces), np.float32))
+    if "output_projection/bias" in flat:  # Marian's lm_head has no bias of its own
+        bias = bias + flat["output_projection/bias"]
+    flat["final_logits_bias"] = bias
+    layout = dataclasses.replace(seq2seq_weights.layout_of(c), final_logits_bias=True)
+    weights = seq2seq_weights.to_hf(flat, layout)
 
     warnings = []
     if c.layer_norm_eps != LAYER_NORM_EPS:
@@ -378,11 +279,11 @@ def export_marian(run, out_dir: str, step: int | None = None) -> list[str]:
         "architectures": ["MarianMTModel"], "model_type": "marian", "is_encoder_decoder": True,
         "vocab_size": len(src_pieces), "decoder_vocab_size": len(tgt_pieces), "d_model": c.emb_dim,
         "encoder_layers": c.num_layers, "decoder_layers": c.decoder_layers,
-        "encoder_attention_heads": c.num_heads, "decoder_attention_heads": c.num_heads,
-        "encoder_ffn_dim": c.mlp_dim, "decoder_ffn_dim": c.mlp_dim,
+        "encoder_attention_heads": c.num_heads, "decoder_attention_heads": c.decoder_heads,
+        "encoder_ffn_dim": c.mlp_dim, "decoder_ffn_dim": c.decoder_mlp,
         "activation_function": c.activation, "max_position_embeddings": c.max_len,
         # xling drops out after the activation at dropout_rate.
-        "dropout": c.dropout_rate, "attention_dropout": c.attention_dropout_rate, "activation_dropout": c.dropout_rate,
+        "dropout": c.dropout_rate, "attention_dropout": c.attention_dropout_rate, "activation_dropout": c.activation_dropout,
         "encoder_layerdrop": 0.0, "decoder_layerdrop": 0.0, "init_std": 0.02, "use_cache": True,
         "scale_embedding": c.scale_embeddings, "share_encoder_decoder_embeddings": c.share_embeddings,
         "tie_word_embeddings": c.tied_output, "pad_token_id": pad, "eos_token_id": eos,

@@ -74,7 +74,10 @@ class TransformerConfig(SeqToSeqConfig):
     # True (Vaswani/fairseq/Marian): embeddings start at std D^-1/2 and are multiplied by sqrt(D) on
     # input, so Adam's steps are large relative to them; False (Flax WMT): std 1, logits / sqrt(D).
     scale_embeddings: bool = True
-    dtype: str = "float32"  # compute dtype; params stay float32
+    dtype: str = "float32"  # compute dtype
+    # Dtype params are made, stored and restored in: "float32", or "bfloat16" to halve a large pretrained
+    # model's memory (used in the compute dtype; training then updates bfloat16 weights).
+    param_dtype: str = "float32"
     # Activations recomputed in the backward pass, per layer (memory for compute): "none"; "full"
     # (all of a layer's); "dots" (all but the dense layers' products: attention and the rest).
     remat: str = "none"
@@ -89,7 +92,31 @@ class TransformerConfig(SeqToSeqConfig):
     # XLM language embeddings: a table of this many rows added to the token embeddings of inputs
     # that come with a language index per token (translation LM); 0: none.
     num_languages: int = 0
+    # Decoder shapes where a pretrained checkpoint's differ from the encoder's; 0: the encoder's.
+    num_decoder_heads: int = 0
+    decoder_mlp_dim: int = 0
+    # A layer norm over token + position embeddings before the first layer (mBART's layernorm_embedding).
+    embedding_norm: bool = False
+    # Added to every position before the table or sinusoid lookup: fairseq's M2M100/NLLB count positions
+    # from pad_id + 1, mBART's learned table from 2 (its first rows are never used).
+    position_offset: int = 0
+    # Tied logits: "auto" divides them by sqrt(emb_dim) when the embeddings are not scaled on input (see
+    # scale_embeddings); "none" never rescales (BART-style models without scale_embedding).
+    tied_logits_scale: str = "auto"
+    # Dropout after the MLP activation; -1: dropout_rate (pretrained models often have 0 here).
+    activation_dropout_rate: float = -1.0
 
+    @property
+    def decoder_heads(self) -> int:
+        return self.num_decoder_heads or self.num_heads
+
+    @property
+    def decoder_mlp(self) -> int:
+        return self.decoder_mlp_dim or self.mlp_dim
+
+    @property
+    def activation_dropout(self) -> float:
+        return self.dropout_rate if self.activation_dropout_rate < 0 else self.activation_dropout_rate
 
 
 def sinusoidal(positions_BxL: jax.Array, dim: int) -> jax.Array:
@@ -109,10 +136,13 @@ def sinusoidal_marian(positions_BxL: jax.Array, dim: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(angles_BxLxs), jnp.cos(angles_BxLxs[..., :n_cos])], axis=-1)
 
 
-ACTIVATIONS = {"relu": nn.relu, "swish": nn.swish, "gelu": lambda x: nn.gelu(x, approximate=False)}
+ACTIVATIONS = {"relu": nn.relu, "swish": nn.swish, "gelu": lambda x: nn.gelu(x, approximate=False),
+               "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
 POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned")
 REMAT = ("none", "full", "dots")
 OUTPUT_PROJECTIONS = ("auto", "tied", "separate")
+TIED_LOGITS_SCALES = ("auto", "none")
+PARAM_DTYPES = ("float32", "bfloat16")
 
 
 def attention_mask(q_seg_BxT, kv_seg_BxS, causal=False) -> jax.Array:
@@ -233,7 +263,7 @@ class Attention(nn.Module):
 class Mlp(nn.Module):
     mlp_dim: int
     dtype: Any
-    dropout_rate: float
+    dropout_rate: float  # after the activation
     activation: str = "relu"
 
     @nn.compact
@@ -278,7 +308,7 @@ class EncoderLayer(nn.Module):
         attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
         x_BxSxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="attention_block")(
             x_BxSxD, lambda h: attn(h, h, mask_Bx1xSxS, deterministic), deterministic)
-        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, c.activation, name="mlp")
+        mlp = Mlp(c.mlp_dim, dt, c.activation_dropout, c.activation, name="mlp")
         return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
             x_BxSxD, lambda h: mlp(h, deterministic), deterministic)
 
@@ -290,13 +320,13 @@ class DecoderLayer(nn.Module):
     def __call__(self, y_BxTxD, enc_BxSxD, self_mask, cross_mask, deterministic: bool, decode: bool = False,
                  cross_cache: str | None = None):
         c, dt = self.cfg, self.cfg.compute_dtype
-        self_attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
+        self_attn = Attention(c.decoder_heads, dt, c.attention_dropout_rate, name="self_attention")
         y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="self_attention_block")(
             y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode), deterministic)
-        cross = Attention(c.num_heads, dt, c.attention_dropout_rate, name="cross_attention")
+        cross = Attention(c.decoder_heads, dt, c.attention_dropout_rate, name="cross_attention")
         y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="cross_attention_block")(
             y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic, cross_cache=cross_cache), deterministic)
-        mlp = Mlp(c.mlp_dim, dt, c.dropout_rate, c.activation, name="mlp")
+        mlp = Mlp(c.decoder_mlp, dt, c.activation_dropout, c.activation, name="mlp")
         return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
             y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
 
@@ -329,6 +359,7 @@ class Embedder(nn.Module):
             if languages_BxL is not None:  # index -1: no language (packed translation segments)
                 lang_BxLxD = jnp.where(languages_BxL[..., None] >= 0, table[jnp.maximum(languages_BxL, 0)], 0.0)
                 x_BxLxD += lang_BxLxD * (math.sqrt(c.emb_dim) if c.scale_embeddings else 1.0)
+        positions_BxL = positions_BxL + c.position_offset
         if c.positions == "learned":
             x_BxLxD += nn.Embed(c.max_len, c.emb_dim, name="position_embedding",
                                 embedding_init=partitioned(nn.initializers.normal(0.02), (None, "embed")))(positions_BxL)
@@ -336,6 +367,8 @@ class Embedder(nn.Module):
             x_BxLxD += sinusoidal_marian(positions_BxL, c.emb_dim)
         else:
             x_BxLxD += sinusoidal(positions_BxL, c.emb_dim)
+        if c.embedding_norm:
+            x_BxLxD = layer_norm(c.layer_norm_eps, c.compute_dtype, "embedding_norm")(x_BxLxD)
         x_BxLxD = nn.Dropout(c.dropout_rate)(x_BxLxD, deterministic=deterministic)
         return constrain(x_BxLxD.astype(c.compute_dtype), "batch", "length", "act_embed")
 
@@ -348,7 +381,10 @@ class Transformer(nn.Module):
     def init(self, *args, **kwargs):
         """Variables as plain arrays: checkpoints, interop and init_from see no partitioning boxes;
         `param_axes` gives the logical axes the params are annotated with."""
-        return nn.unbox(nn.Module.init(self, *args, **kwargs))
+        variables = nn.unbox(nn.Module.init(self, *args, **kwargs))
+        if self.cfg.param_dtype == "float32" or "params" not in variables:
+            return variables
+        return {**variables, "params": jax.tree.map(lambda x: x.astype(self.cfg.param_dtype), variables["params"])}
 
     @nn.nowrap
     def param_axes(self, *init_args):
@@ -411,7 +447,9 @@ class Transformer(nn.Module):
             logits_NxV = embed.attend(x_BxLxD.astype(jnp.float32).reshape(b * l, d))
         logits_BxLxV = logits_NxV.reshape(b, l, -1)
         # Unscaled embeddings (std 1) would give logits of size sqrt(D): bring them to unit scale.
-        return logits_BxLxV if self.cfg.scale_embeddings else logits_BxLxV / jnp.sqrt(self.cfg.emb_dim)
+        if self.cfg.scale_embeddings or self.cfg.tied_logits_scale == "none":
+            return logits_BxLxV
+        return logits_BxLxV / jnp.sqrt(self.cfg.emb_dim)
 
     def decode(self, encoded_BxSxD, src_BxS, tgt_in_BxT, src_segment_ids=None, tgt_segment_ids=None,
                tgt_positions=None, *, deterministic=True, decode=False, prime=False):

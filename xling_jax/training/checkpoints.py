@@ -142,13 +142,11 @@ def finish(mngr: ocp.CheckpointManager) -> None:
 
 
 def save_params(workdir: str, config, params, step: int = 0) -> None:
-    """A checkpoint of `params` with a fresh optimizer state and no data-iterator state (what
-    `xling import` writes, and what `xling train` fine-tunes from)."""
+    """A checkpoint of `params` alone, without optimizer or data-iterator state (what `xling import`
+    writes: `xling train` fine-tunes from it with a fresh optimizer, see `imported_only`). An
+    optimizer state of zeros would triple a large model's memory and disk for nothing."""
     import jax.numpy as jnp
-    from xling_jax.training import optimizer
-    from xling_jax.training.steps import TrainState
-    state = TrainState(step=jnp.array(step, jnp.int32), params=params,
-                       opt_state=optimizer.make_optimizer(config.train).init(params))
+    state = {"step": jnp.array(step, jnp.int32), "params": params}
     mngr = manager(workdir, config.keep_checkpoints)
     save(mngr, step, state)
     finish(mngr)

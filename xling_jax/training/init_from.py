@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from flax import traverse_util
 
-from xling_jax.data import marian_vocab, tokenizer as tokenizer_lib
+from xling_jax.data import hf_vocab, marian_vocab, tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
 
 
@@ -49,6 +49,8 @@ def partial_restore(fresh, source, include=(), exclude=()) -> tuple[dict, dict]:
 def _vocabulary_files(workdir: str) -> list[str]:
     if os.path.isfile(os.path.join(workdir, tokenizer_lib.FILENAME)):
         return [tokenizer_lib.FILENAME]
+    if hf_vocab.exists(workdir):  # an imported Hugging Face model: its tokenizer files and conventions
+        return [f for f in hf_vocab.FILES + (hf_vocab.FILENAME,) if os.path.isfile(os.path.join(workdir, f))]
     return [f for f in marian_vocab.FILES + (marian_vocab.TARGET_VOCAB, marian_vocab.TOKENIZER_CONFIG)
             if os.path.isfile(os.path.join(workdir, f))]
 

@@ -19,11 +19,20 @@ class TrainState:
     opt_state: optax.OptState
 
 
-def shift_right(targets_BxT, positions_BxT, start_id: int = 0):
+def shift_right(targets_BxT, positions_BxT, start_id: int = 0, segment_ids_BxT=None):
     """Decoder inputs: each segment's targets shifted right, starting with `start_id` (the model's
-    decoder_start_id: xling's pad 0, OPUS-MT's pad = vocab_size - 1)."""
+    decoder_start_id: xling's pad 0, OPUS-MT's pad = vocab_size - 1, NLLB's EOS). A negative
+    start_id starts each segment from its own last token instead (mBART-25's language code, as its
+    shift_tokens_right wraps it around)."""
     shifted = jnp.pad(targets_BxT, ((0, 0), (1, 0)))[:, :-1]
-    return jnp.where(positions_BxT == 0, start_id, shifted)
+    if start_id >= 0:
+        return jnp.where(positions_BxT == 0, start_id, shifted)
+    t = targets_BxT.shape[1]
+    following = jnp.pad(segment_ids_BxT, ((0, 0), (0, 1)))[:, 1:]
+    last = (segment_ids_BxT != following) & (segment_ids_BxT > 0)
+    # The index of each position's segment end: the nearest `last` at or after it.
+    end_BxT = jax.lax.cummin(jnp.where(last, jnp.arange(t), t - 1), axis=1, reverse=True)
+    return jnp.where(positions_BxT == 0, jnp.take_along_axis(targets_BxT, end_BxT, axis=1), shifted)
 
 
 def model_inputs(batch, start_id: int = 0, task_names=()):
@@ -31,7 +40,7 @@ def model_inputs(batch, start_id: int = 0, task_names=()):
     TLM positions, language indices, per-token causal flags (CLM) and the LM head."""
     out = dict(
         src_BxS=batch["inputs"],
-        tgt_in_BxT=shift_right(batch["targets"], batch["targets_positions"], start_id),
+        tgt_in_BxT=shift_right(batch["targets"], batch["targets_positions"], start_id, batch["targets_segment_ids"]),
         src_segment_ids=batch["inputs_segment_ids"], tgt_segment_ids=batch["targets_segment_ids"],
         src_positions=batch.get("lm_positions", batch["inputs_positions"]), tgt_positions=batch["targets_positions"])
     if "lm_targets" in batch:

@@ -2,7 +2,8 @@
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.model import MODELS, lstm
-from xling_jax.model.transformer import ACTIVATIONS, OUTPUT_PROJECTIONS, POSITIONS, REMAT
+from xling_jax.model.transformer import (ACTIVATIONS, OUTPUT_PROJECTIONS, PARAM_DTYPES, POSITIONS, REMAT,
+                                         TIED_LOGITS_SCALES)
 from xling_jax.training.optimizer import SCHEDULES
 
 
@@ -59,14 +60,22 @@ def _check_transformer(config) -> None:
             raise UserError(f"model.{key} must be positive, got {m[key]}")
     if m.remat not in REMAT:
         raise UserError(f"unknown model.remat {m.remat!r}; choose one of {', '.join(REMAT)}")
-    if m.emb_dim % m.num_heads:
-        raise UserError(f"model.num_heads={m.num_heads} does not divide model.emb_dim={m.emb_dim}")
+    for key in ("num_heads", "num_decoder_heads"):
+        if m[key] and m.emb_dim % m[key]:
+            raise UserError(f"model.{key}={m[key]} does not divide model.emb_dim={m.emb_dim}")
+    if m.num_decoder_heads < 0 or m.decoder_mlp_dim < 0 or m.position_offset < 0:
+        raise UserError("model.num_decoder_heads, model.decoder_mlp_dim and model.position_offset must be >= 0")
+    if m.activation_dropout_rate >= 1.0:
+        raise UserError(f"model.activation_dropout_rate must be below 1 (-1: dropout_rate), got {m.activation_dropout_rate}")
     for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
-                                ("output_projection", m.output_projection, OUTPUT_PROJECTIONS)):
+                                ("output_projection", m.output_projection, OUTPUT_PROJECTIONS),
+                                ("tied_logits_scale", m.tied_logits_scale, TIED_LOGITS_SCALES),
+                                ("param_dtype", m.param_dtype, PARAM_DTYPES)):
         if value not in allowed:
             raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    if m.positions == "learned" and d.max_len > m.max_len:
-        raise UserError(f"data.max_len={d.max_len} exceeds the learned position table model.max_len={m.max_len}")
+    if m.positions == "learned" and d.max_len + m.position_offset > m.max_len:
+        raise UserError(f"data.max_len={d.max_len} (+ model.position_offset={m.position_offset}) exceeds the "
+                        f"learned position table model.max_len={m.max_len}")
 
 
 def _check_lstm(config) -> None:
