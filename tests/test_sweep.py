@@ -210,3 +210,25 @@ def test_sweep_parallel_then_one_run_by_name(tmp_path, tiny_tokenizer, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("xling: error: --run 'seed=7' is not in ") and err.endswith("its runs: seed=0, seed=1")
     assert "\n" not in err and not (root / "seed=7").exists()
+
+
+def test_run_json_keeps_earlier_attempts_under_previous(tiny_workdir):
+    from xling_jax.configs.loading import load_config_file
+    from xling_jax.training.train import train_and_evaluate
+    config = load_config_file(TINY_CONFIG)
+    config.train.steps, config.checkpoint_every, config.eval_every = 2, 1, 2
+    train_and_evaluate(config, tiny_workdir)
+    first = registry.read_run(tiny_workdir)
+    assert first["start_step"] == 0 and "previous" not in first
+    shutil.rmtree(os.path.join(tiny_workdir, "checkpoints", "2"))  # killed before its step-2 checkpoint
+    train_and_evaluate(config, tiny_workdir)
+    second = registry.read_run(tiny_workdir)
+    assert second["start_step"] == 1 and second["previous"] == [first]
+    assert {"started", "argv", "code", "environment"} <= set(second)
+    # A rerun of a finished run trains nothing and records no attempt.
+    train_and_evaluate(config, tiny_workdir)
+    assert registry.read_run(tiny_workdir) == second
+    # A third attempt lists both earlier ones, oldest first, each as written (not nested in the next).
+    third = registry.record_start(tiny_workdir, 1)
+    assert third["previous"] == [first, {k: v for k, v in second.items() if k != "previous"}]
+    assert registry.read_run(tiny_workdir) == third
