@@ -72,8 +72,7 @@ def _assert_same(losses, reference, what):
 
 
 def _two_processes(tmp_path, fresh, resumed, resumed_status, *flags):
-    """Runs _RUNS in 2 processes: (their stdout and stderr, the logs of both for a failure message, the
-    step they stopped after)."""
+    """Runs _RUNS in 2 processes: ([(stdout, stderr)] of each, the step they stopped after)."""
     # A compilation cache shared by the two processes' runs: each process's second run (the resume)
     # reuses the first one's compiled steps.
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
@@ -91,7 +90,7 @@ def _two_processes(tmp_path, fresh, resumed, resumed_status, *flags):
     assert len(stops[0]) == 1 and stops[0] == stops[1], logs
     print("stopped after step", stops[0][0])
     assert str(stops[0][0]) in os.listdir(os.path.join(fresh, "checkpoints"))
-    return outputs, logs, int(stops[0][0])
+    return outputs, int(stops[0][0])
 
 
 def test_two_processes_train_stop_together_and_resume_like_one(tiny_workdir, tmp_path):
@@ -104,7 +103,7 @@ def test_two_processes_train_stop_together_and_resume_like_one(tiny_workdir, tmp
     fresh.mkdir()
     shutil.copy(os.path.join(one, "tokenizer.model"), fresh)
     one_then_two = _stopped_copy(one, tmp_path / "one_then_two", 3)
-    outputs, logs, _ = _two_processes(tmp_path, fresh, one_then_two, 0, *UNPACKED)
+    outputs, _ = _two_processes(tmp_path, fresh, one_then_two, 0, *UNPACKED)
     assert outputs[0][0].count("on 8 device(s)") == 3  # all runs span both processes' devices
     _assert_same(train_losses(str(fresh)), reference, "2 processes")
     _assert_same(train_losses(one_then_two), reference, "1 process to step 3, 2 processes to 6")
@@ -125,8 +124,8 @@ def dev_losses(workdir):
 
 class _BothShares:
     """The batches of a 2-process packed run in one process: each process's packed rows of its own
-    share (every 2nd example), process 0's rows first, as they make up the global batch. The
-    iterator state is both shares' (a checkpoint of it is one process's file, as a 1-process run's)."""
+    share (every 2nd example), process 0's rows first, as they make up the global batch; the
+    iterator state is both shares'."""
 
     def __init__(self, train_dataset, config, tokenizer, data_dir):
         self._its = [iter(train_dataset(config, tokenizer, data_dir, i, 2)) for i in range(2)]
@@ -164,7 +163,7 @@ def test_two_processes_with_packed_rows_train_on_their_shares(tiny_workdir, tmp_
     fresh = tmp_path / "two"
     fresh.mkdir()
     shutil.copy(os.path.join(one, "tokenizer.model"), fresh)
-    _, _, stop = _two_processes(tmp_path, fresh, "-", 0)
+    _, stop = _two_processes(tmp_path, fresh, "-", 0)
     _assert_same(train_losses(str(fresh)), reference, "2 processes, stopped and resumed")
     _assert_same(dev_losses(str(fresh)), dev_losses(one), "dev loss")
 

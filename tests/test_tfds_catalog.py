@@ -5,8 +5,6 @@ path); and the one-line error where such a dataset is neither prepared nor downl
 import os
 import sys
 
-import numpy as np
-import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.testing import mocking
 
