@@ -16,10 +16,13 @@ from xling_jax.training.validate import validate
 
 SRC = jnp.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])
 TGT_IN = jnp.array([[0, 20, 21, 0, 0], [0, 22, 23, 24, 25]])
-# Both attentions, with other options varied alongside: two encoder layers and separate embeddings
-# (Bahdanau); two decoder layers and an output bridge, tied logits with hidden != emb_dim (Luong).
+# Every attention, with other options varied alongside: two encoder layers and separate embeddings
+# (Bahdanau); two decoder layers and an output bridge, tied logits with hidden != emb_dim (Luong);
+# a left-to-right encoder, whose states the decoder's dot product reads unprojected (Luong dot).
 VARIANTS = {"bahdanau": dict(lstm_attention="bahdanau", num_layers=2, num_decoder_layers=1, share_embeddings=False),
-            "luong": dict(lstm_attention="luong", num_layers=1, num_decoder_layers=2, lstm_hidden=24)}
+            "luong": dict(lstm_attention="luong", num_layers=1, num_decoder_layers=2, lstm_hidden=24),
+            "luong_dot": dict(lstm_attention="luong_dot", num_layers=2, num_decoder_layers=2, lstm_hidden=20,
+                              lstm_bidirectional=False)}
 
 
 @functools.cache
@@ -71,12 +74,13 @@ def test_cached_decoding_matches_full_forward(model_params):
     np.testing.assert_allclose(jnp.concatenate(steps, axis=1), full, atol=1e-5)
 
 
-def test_beam_scores_equal_the_full_forward_of_their_hypotheses():
+@pytest.mark.parametrize("variant", ["luong", "luong_dot"])
+def test_beam_scores_equal_the_full_forward_of_their_hypotheses(variant):
     """Beam search reorders the recurrent state with its beams: each returned hypothesis scores
     what the teacher-forced model gives it (alpha 0: the plain sum of log-probabilities). Luong's
-    cache holds the most (two layers' states and the input-feeding vector); Bahdanau's beam
+    caches hold the most (two layers' states and the input-feeding vector); Bahdanau's beam
     search runs in the training test."""
-    model, params = make("luong")
+    model, params = make(variant)
     k, pad = 3, model.cfg.pad_id
     tokens_BxKxT, scores_BxK = jax.jit(functools.partial(beam_search, model=model, beam_size=k, max_len=5,
                                                          alpha=0.0))(params, SRC)
@@ -141,3 +145,28 @@ def test_train_then_translate_with_beam_search(tiny_workdir):
     assert [len(hyps) for hyps in out] == [2, 2, 2] and out[2] == [("", 0.0)] * 2
     for (_, s1), (_, s2) in out[:2]:  # best first
         assert s1 >= s2 > -np.inf
+
+
+def test_luong_dot_trains_and_translates(tiny_workdir):
+    """model.lstm_attention=luong_dot through training, checkpoint and greedy translation: no key
+    projection among its params (the encoder states are the keys), finite losses, one line per input."""
+    from xling_jax.cli.main import main
+    from xling_jax.decoding.load import load_run
+    from xling_jax.decoding.translate import Translator
+    from xling_jax.training import metrics
+    assert main(["train", "--config", TINY_CONFIG, "--workdir", tiny_workdir, "--config.model.name=lstm",
+                 "--config.model.lstm_attention=luong_dot", "--config.train.steps=3", "--config.eval_every=3",
+                 "--config.checkpoint_every=3"]) == 0
+    records = metrics.read(tiny_workdir)
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"] if r["kind"] == "train" else r["dev_loss"]) for r in records)
+    run = load_run(tiny_workdir)
+    assert run.model.cfg.lstm_attention == "luong_dot" and run.step == 3
+    assert "key" not in run.params["decoder"]
+    assert "key" in make("luong")[1]["decoder"]  # what the general form has
+    run.config.decode.method = "greedy"
+    out = Translator(run.model, run.params, run.tokenizer, run.config.decode).translate_nbest(
+        ["In the beginning God created the heaven and the earth.", ""], "es")
+    assert len(out) == 2 and out[1] == [("", 0.0)]
+    (text, score), = out[0]
+    assert isinstance(text, str) and -np.inf < score <= 0

@@ -175,3 +175,60 @@ def test_pair_runs_by_seed():
     base = [run(0), run(1), run(2)]
     assert [(b.seed, o.seed) for b, o in compare.pair_runs(base, [run(2), run(1)])] == [(2, 2), (1, 1)]
     assert [(b.seed, o.seed) for b, o in compare.pair_runs(base, [run(7), run(8)])] == [(0, 7), (1, 8)]
+
+
+def test_sweep_parallel_then_one_run_by_name(tmp_path, tiny_tokenizer, capsys):
+    path, root = _tiny_sweep_file(tmp_path), tmp_path / "root"
+    for name in ("seed=0", "seed=1"):
+        (root / name).mkdir(parents=True)
+        shutil.copy(tiny_tokenizer, root / name / "tokenizer.model")
+    # No test-split scoring (test_sweep_runs_records_and_resumes has it): two runs' training at once
+    # is what this checks, and decoding would add a compile to each.
+    flags = ["--root", str(root), "--config.train.warmup_steps=1", "--config.final_eval.split="]
+    assert main(["sweep", path, *flags, "--parallel", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[sweep]")]
+    started = [i for i, line in enumerate(lines) if ": started (pid" in line]
+    finished = [i for i, line in enumerate(lines) if ": done in" in line]
+    assert len(started) == len(finished) == 2 and max(started) < min(finished), lines  # both at once
+    for name in ("seed=0", "seed=1"):
+        final = registry.read_final(str(root / name))
+        assert final["step"] == 2 and final["dev"]["step"] == 2 and final["tokens_per_s"] > 0, name
+        assert registry.read_run(str(root / name))["argv"][-4:] == ["--run", name, *flags[-2:]]
+        assert "step 2/2" in (root / name / sweep.LOG_FILE).read_text()  # its subprocess's output
+
+    # --run NAME: that run alone (here its final.json was lost); the other's final.json is untouched.
+    kept = (root / "seed=0" / "final.json").read_text()
+    os.remove(root / "seed=1" / "final.json")
+    assert main(["sweep", path, *flags, "--run", "seed=1"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "[sweep] seed=1: done"
+    assert registry.read_final(str(root / "seed=1"))["step"] == 2
+    assert (root / "seed=0" / "final.json").read_text() == kept
+    assert main(["sweep", path, *flags, "--run", "seed=0"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "[sweep] seed=0: skipped"
+
+    assert main(["sweep", path, *flags, "--run", "seed=7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xling: error: --run 'seed=7' is not in ") and err.endswith("its runs: seed=0, seed=1")
+    assert "\n" not in err and not (root / "seed=7").exists()
+
+
+def test_run_json_keeps_earlier_attempts_under_previous(tiny_workdir):
+    from xling_jax.configs.loading import load_config_file
+    from xling_jax.training.train import train_and_evaluate
+    config = load_config_file(TINY_CONFIG)
+    config.train.steps, config.checkpoint_every, config.eval_every = 2, 1, 2
+    train_and_evaluate(config, tiny_workdir)
+    first = registry.read_run(tiny_workdir)
+    assert first["start_step"] == 0 and "previous" not in first
+    shutil.rmtree(os.path.join(tiny_workdir, "checkpoints", "2"))  # killed before its step-2 checkpoint
+    train_and_evaluate(config, tiny_workdir)
+    second = registry.read_run(tiny_workdir)
+    assert second["start_step"] == 1 and second["previous"] == [first]
+    assert {"started", "argv", "code", "environment"} <= set(second)
+    # A rerun of a finished run trains nothing and records no attempt.
+    train_and_evaluate(config, tiny_workdir)
+    assert registry.read_run(tiny_workdir) == second
+    # A third attempt lists both earlier ones, oldest first, each as written (not nested in the next).
+    third = registry.record_start(tiny_workdir, 1)
+    assert third["previous"] == [first, {k: v for k, v in second.items() if k != "previous"}]
+    assert registry.read_run(tiny_workdir) == third

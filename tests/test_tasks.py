@@ -207,3 +207,37 @@ def test_xlm_tasks_train_beside_translation(tiny_workdir):
     c.model.num_languages = 1
     with pytest.raises(UserError, match="model.num_languages=1 but the vocabulary has 2"):
         tasks.check(c, Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME)))
+
+
+def test_t5_span_corruption_trains(tmp_path, bible_data_dir):
+    """tasks=("t5:1",) end to end: the vocabulary gets the sentinels, every packed pair is a span-corrupted
+    text (sentinel 0 in the source, the target the spans behind their sentinels), the loss falls."""
+    c = config(("t5:1",), t5_sentinels=16)
+    c.tokenizer.sentinels, c.tokenizer.max_sentences = 16, 4000
+    c.train.steps, c.eval_every, c.checkpoint_every, c.train.warmup_steps = 24, 24, 24, 4
+    workdir = str(tmp_path / "run")
+    train_and_evaluate(c, workdir)
+    tok = Tokenizer(os.path.join(workdir, tokenizer_lib.FILENAME))
+    sentinels = [tok.symbol_id(tokenizer_lib.sentinel(i)) for i in range(16)]
+    assert sorted(sentinels) == list(range(min(sentinels), min(sentinels) + 16))  # control symbols, in order
+
+    batch = next(iter(pipeline.train_dataset(c, tok, bible_data_dir)))
+    assert (batch["task"][batch["targets_segment_ids"] > 0] == 0).all()  # one task: index 0
+    pairs = 0
+    for row in range(len(batch["inputs"])):
+        src_seg, tgt_seg = batch["inputs_segment_ids"][row], batch["targets_segment_ids"][row]
+        for s in set(src_seg[src_seg > 0].tolist()):
+            src, tgt = batch["inputs"][row][src_seg == s], batch["targets"][row][tgt_seg == s]
+            used = [t for t in src.tolist() if t in sentinels]
+            assert used and used == sentinels[:len(used)]  # the spans in order, sentinel 0 first
+            assert tgt[0] == sentinels[0] and tgt[-2] == sentinels[len(used)] and tgt[-1] == tok.eos_id
+            assert [t for t in tgt.tolist() if t in sentinels] == sentinels[:len(used) + 1]
+            pairs += 1
+    assert pairs >= len(batch["inputs"])
+
+    train = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    train = [r for r in train if r["kind"] == "train"]
+    assert [r["step"] for r in train] == list(range(1, 25))
+    losses = np.array([r["nll/t5"] for r in train])
+    assert np.isfinite(losses).all() and np.allclose(losses, [r["nll"] for r in train])  # all of it is t5
+    assert losses[-4:].mean() < losses[:4].mean() - 1.0, losses

@@ -13,7 +13,7 @@ import numpy as np
 
 from xling_jax.data import mixture, pipeline
 from xling_jax.model import build_model
-from xling_jax.training import mesh as mesh_lib, optimizer, steps
+from xling_jax.training import mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
 from xling_jax.training.train import setup_tokenizer
 
 
@@ -26,6 +26,7 @@ def _count(batch) -> tuple[int, int]:
 
 
 def bench_data(config, workdir: str, batches: int = 50, steps_timed: int = 10) -> dict:
+    workdir = workdir_lib.prepare(workdir)  # a new --workdir is created before the tokenizer is trained into it
     data_dir = mixture.ensure_built(config.data)
     tokenizer = setup_tokenizer(config, workdir, data_dir)
 

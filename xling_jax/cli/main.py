@@ -265,6 +265,8 @@ def cmd_bench(args, overrides) -> None:
         print(json.dumps(bench_train(config, args.shape, args.steps, args.warmup, args.against,
                                      args.torch_precision), indent=2))
         return
+    if args.batches < 1:  # the step is timed on the pipeline's batches: none would divide by zero
+        raise UserError(f"--batches {args.batches}: time at least 1 batch")
     from xling_jax.bench.data import bench_data
     from xling_jax.training.validate import validate
     config = _load_config(args.config, overrides)

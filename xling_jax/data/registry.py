@@ -121,8 +121,9 @@ def ensure_built(ref: str, data_dir: str | None = None, options: dict | None = N
     if family not in LOCAL_BUILDERS:
         _tfds_builder(ref, data_dir)  # an unknown name says so
         raise UserError(f"dataset {ref} is not built in {data_dir}: run `xling data build {ref} "
-                        f"--data_dir {data_dir}` (it downloads through TFDS), or point --data_dir / "
-                        "config.data.data_dir at a folder holding a prepared copy")
+                        f"--data_dir {data_dir}` (it downloads through TFDS, or reads the archives TFDS asks for "
+                        "from --manual_dir DIR), or point --data_dir / config.data.data_dir at a folder holding "
+                        "a prepared copy")
     with _build_lock(_make_data_dir(data_dir), ref):
         if not is_built(ref, data_dir):  # another process may have built it while this one waited
             print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
@@ -173,6 +174,10 @@ def _reachable(url: str, timeout: float = 5.0) -> bool:
 
 def _build_tfds_catalog(ref: str, data_dir: str, manual_dir: str | None) -> None:
     import tensorflow_datasets as tfds
+    if manual_dir and not os.path.isdir(manual_dir):
+        # Else TFDS goes on to download what it cannot find there, for minutes where offline.
+        raise UserError(f"--manual_dir {manual_dir} is not a folder: pass the folder holding the archives "
+                        f"TFDS asks for to build {ref}")
     builder = _tfds_builder(ref, data_dir)
     how = (f"build it where the internet is reachable (`xling data build {ref} --data_dir DIR`) and copy "
            f"DIR/{ref} to {data_dir}/{ref}, or pass --manual_dir with the archives TFDS asks for")

@@ -191,15 +191,16 @@ def _latest_good(mngr: ocp.CheckpointManager, restore_step, quarantine: bool):
     return None, None
 
 
-def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: int | None = None):
+def restore(mngr: ocp.CheckpointManager, abstract_state, data_iter=None, step: int | None = None,
+            packed: bool = False):
     """Restores state (laid out and sharded like `abstract_state`, whatever the mesh and process count
-    that saved it) and, if given, the iterator in place: the given step, else the latest one that
-    restores (see _latest_good)."""
+    that saved it) and, if given, the iterator in place (`packed`: its position is per process, see
+    data_state): the given step, else the latest one that restores (see _latest_good)."""
     def restore_step(s):
         verify(str(mngr.directory), s)
         state = mngr.restore(s, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))).state
         if data_iter is not None:
-            data_iter.set_state(data_state(os.path.join(str(mngr.directory), str(s), "data")))
+            data_iter.set_state(data_state(os.path.join(str(mngr.directory), str(s), "data"), packed))
         return state
     if step is not None:
         return restore_step(step)
@@ -214,13 +215,13 @@ def saved_numerics(mngr: ocp.CheckpointManager, step: int) -> dict:
     return mngr.restore(step, args=ocp.args.Composite(**{NUMERICS: ocp.args.JsonRestore()}))[NUMERICS]
 
 
-def data_state(directory: str) -> bytes:
+def data_state(directory: str, packed: bool = False) -> bytes:
     """This process's data-iterator state in a checkpoint (grain writes one file per process).
 
     Saved by another number of processes, it is still found when every process saved the same
     state: a pipeline whose processes all read the whole stream and keep their rows of each batch
-    (data.pack=False). Packed pipelines give each process its own examples, so they resume only
-    with the process count that saved them."""
+    (data.pack=False). Packed pipelines give each process its own examples (every process-count-th),
+    so they resume only with the process count that saved them."""
     own = os.path.join(directory, f"process_{jax.process_index()}-of-{jax.process_count()}.json")
     if os.path.isfile(own):
         return open(own, "rb").read()
@@ -228,9 +229,11 @@ def data_state(directory: str) -> bytes:
         raise UserError(f"{directory} is missing: the checkpoint has no data-iterator state")
     saved = sorted(n for n in os.listdir(directory) if n.startswith("process_") and n.endswith(".json"))
     states = {open(os.path.join(directory, n), "rb").read() for n in saved}
-    if len(states) != 1:
-        raise UserError(f"{directory} holds the data-iterator states of {len(saved)} processes, each with its own "
-                        f"share of the packed examples; resume with {len(saved)} processes (a run with "
+    # Packed: refused even where the saved states happen to be equal (one process's, or equal counters):
+    # a position in one process count's share of the stream is another place in another count's.
+    if packed or len(states) != 1:
+        raise UserError(f"{directory} holds the data-iterator states of {len(saved)} process(es), each with its "
+                        f"own share of the packed examples; resume with {len(saved)} process(es) (a run with "
                         "data.pack=False resumes with any number)")
     return states.pop()
 

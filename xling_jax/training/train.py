@@ -51,7 +51,7 @@ def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, 
     """The state of WORKDIR's latest checkpoint (and `data_iter`'s position), else a new one, with
     init_from's params loaded into it when `fine_tune`."""
     if mngr.latest_step() is not None or checkpoints.saved_steps(workdir):
-        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter)
+        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter, packed=config.data.pack)
         print(f"Resuming from step {int(state.step)} in {workdir}")
         return state
     state = init(init_rng)
