@@ -85,12 +85,17 @@ def randomize(model, seed: int, scale: float = 0.3):
     return model
 
 
-def make(family: str, directory: str, seed: int = 0, extra_rows: int = 3, **config_overrides):
+def make(family: str, directory: str, seed: int = 0, extra_rows: int = 3, keep_spm: bool = False,
+         **config_overrides):
     """(model, tokenizer): a random `family` model saved as a Hugging Face folder in `directory`. The
     model has `extra_rows` more embedding rows than the tokenizer has ids, as real checkpoints may."""
     import transformers
     os.makedirs(directory, exist_ok=True)
-    tok = make_tokenizer(family, directory, spm_bpe())
+    proto = spm_bpe()
+    tok = make_tokenizer(family, directory, proto)
+    if keep_spm:  # as Hub folders saved before tokenizer.json existed hold it (mBART-50's)
+        with open(os.path.join(directory, "sentencepiece.bpe.model"), "wb") as f:
+            f.write(proto)
     ids = max(tok.get_vocab().values()) + 1
     if family == "m2m100":  # M2M100Tokenizer's vocabulary leaves out its language codes and made-up words
         ids = len(tok.encoder) + len(tok.lang_code_to_id) + tok.num_madeup_words

@@ -195,6 +195,20 @@ def test_sharded_safetensors_and_pytorch_bin_import_the_same_params(family, tmp_
             break  # one family is enough for the formats
 
 
+def test_sentencepiece_only_tokenizer_is_converted_by_transformers(tmp_path):
+    """mBART-50's Hub folder has sentencepiece.bpe.model and no tokenizer.json: the import has Transformers
+    convert it, and the ids are the converted tokenizer's."""
+    hf_dir = str(tmp_path / "hf")
+    hf_models.make("mbart50", hf_dir, keep_spm=True)
+    os.remove(os.path.join(hf_dir, "tokenizer.json"))
+    import_hf(hf_dir, str(tmp_path / "run"))
+    tok = load_run(str(tmp_path / "run")).tokenizer
+    assert os.path.isfile(tmp_path / "run" / "tokenizer.json") and tok.convention == "mbart50"
+    ref = transformers.AutoTokenizer.from_pretrained(hf_dir, src_lang="en_XX")
+    before, after = tok.source_affixes("en", "es")
+    assert [before + ids + after for ids in tok.encode_batch(SOURCES)] == ref(SOURCES)["input_ids"]
+
+
 def cli(*argv):
     return main([str(a) for a in argv])
 
@@ -320,6 +334,14 @@ def test_fine_tune_an_imported_model_on_bible(bible_data_dir, nllb_dir, tmp_path
                                                np.asarray(before["encoder_0"]["mlp"]["Dense_0"]["kernel"]))
     capsys.readouterr()
     assert cli("translate", "--workdir", workdir, "--src", "en", "--tgt", "es", "--greedy", "--input", os.devnull) == 0
+    # eval and attention work on it too: sources built with NLLB's codes, hypotheses scored per direction.
+    assert cli("eval", "--workdir", workdir, "--split", "test", "--limit", "2", "--greedy", "--max_len_b", "4") == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["directions"]["en-es"]["sentences"] == 2
+    png = tmp_path / "att.png"
+    assert cli("attention", "--workdir", workdir, "--src", "en", "--tgt", "es", "In the beginning", "--greedy",
+               "--max_len_b", "3", "--out", png) == 0
+    assert png.stat().st_size > 1000
 
 
 def test_bfloat16_params(nllb_dir, tmp_path):

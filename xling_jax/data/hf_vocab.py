@@ -82,6 +82,27 @@ def convention_of(hf_dir: str, model_type: str, tok_config: dict) -> str:
     return name
 
 
+def with_tokenizer_json(hf_dir: str, tok_config: dict, scratch: str) -> str:
+    """The folder to read the tokenizer from: `hf_dir`, or, where it has only a sentencepiece model for a
+    tokenizer Transformers v5 runs through the tokenizers library (mBART-50's Hub folder), `scratch`
+    holding what Transformers converts it to (tokenizer.json), with the interop extra installed."""
+    if os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)) or os.path.isfile(os.path.join(hf_dir, VOCAB_JSON)):
+        return hf_dir
+    if not os.path.isfile(os.path.join(hf_dir, SPM)):
+        return hf_dir  # describe() says what is missing
+    try:
+        import transformers
+    except ImportError:
+        raise UserError(f"{hf_dir} has {SPM} but no tokenizer.json; xling converts it with Transformers: pip install "
+                        "'xling_jax[interop]' (or save the tokenizer with a current Transformers first)") from None
+    try:
+        transformers.AutoTokenizer.from_pretrained(hf_dir).save_pretrained(scratch)
+    except Exception as e:
+        raise UserError(f"Transformers cannot convert the tokenizer of {hf_dir} ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200]})") from None
+    return scratch
+
+
 def _language_tokens(convention: str, tok_config: dict, added: dict[str, int], base_size: int) -> dict[str, int]:
     """{language code token: id}: the listed special tokens (additional/extra_special_tokens) that are
     language codes, else every added token spelled like one; M2M100's from its named fairseq list."""

@@ -243,8 +243,15 @@ def import_hf(source: str, workdir: str, overrides: dict | None = None, param_dt
     hf_dir = resolve_source(source)
     hc = read_config(hf_dir)
     if hc["model_type"] == "marian":
+        if overrides or param_dtype != "float32" or language_map:
+            raise UserError("a Marian model imports as it is: leave out --config, --dtype and --language_map")
         from xling_jax.interop.marian import import_marian
         return import_marian(hf_dir, workdir)
+    with tempfile.TemporaryDirectory() as scratch:
+        return _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, scratch)
+
+
+def _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, scratch):
     import jax
     from xling_jax.configs import loading
     from xling_jax.configs.default import get_config
@@ -254,8 +261,9 @@ def import_hf(source: str, workdir: str, overrides: dict | None = None, param_dt
     tok_config_path = os.path.join(hf_dir, hf_vocab.TOKENIZER_CONFIG)
     tok_config = hf_vocab.read_json(tok_config_path) if os.path.isfile(tok_config_path) else {}
     convention = hf_vocab.convention_of(hf_dir, hc["model_type"], tok_config)
+    tok_dir = hf_vocab.with_tokenizer_json(hf_dir, tok_config, scratch)
     vocab_size = int(_get(hc, "vocab_size"))
-    vocab_info = hf_vocab.describe(hf_dir, hc["model_type"], vocab_size, language_map)
+    vocab_info = hf_vocab.describe(tok_dir, hc["model_type"], vocab_size, language_map)
     config = get_config()
     config.model.update(model_options(hc, convention))
     config.model.param_dtype = param_dtype
@@ -288,8 +296,8 @@ def import_hf(source: str, workdir: str, overrides: dict | None = None, param_dt
     try:
         workdir_lib.prepare(staging)
         for name in hf_vocab.FILES:
-            if os.path.isfile(os.path.join(hf_dir, name)):
-                shutil.copy(os.path.join(hf_dir, name), os.path.join(staging, name))
+            if os.path.isfile(os.path.join(tok_dir, name)):
+                shutil.copy(os.path.join(tok_dir, name), os.path.join(staging, name))
         for name, content in ((hf_vocab.FILENAME, vocab_info), (HF_CONFIG, hc)):
             with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
                 json.dump(content, f, indent=1, ensure_ascii=False)
