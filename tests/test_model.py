@@ -21,8 +21,15 @@ def init(model):
     return model.init(jax.random.key(0), SRC, TGT_IN)["params"]
 
 
+# The T5 family: RMS norms, no biases, heads x head_dim != emb_dim, unscaled attention, a gated MLP and
+# relative position buckets shared by the stack (T5/mT5) or one table per layer (umT5).
+T5 = dict(norm="rms", use_bias=False, head_dim=12, scale_attention=False, mlp_gated=True, positions="relative",
+          scale_embeddings=False, relative_buckets=8, relative_max_distance=16, activation="gelu_tanh")
+UMT5 = dict(T5, relative_per_layer=True, num_decoder_layers=3, num_decoder_heads=2)
+
+
 @pytest.mark.parametrize("kw", [{}, {"pre_ln": False}, {"share_embeddings": False}, {"positions": "learned"},
-                                {"num_decoder_layers": 1}])
+                                {"num_decoder_layers": 1}, T5])
 def test_shapes(kw):
     model = tiny(**kw)
     params = init(model)
@@ -50,9 +57,11 @@ def test_padding_does_not_change_outputs():
     np.testing.assert_allclose(short, long[:, :3], atol=1e-5)
 
 
-def test_packed_row_equals_separate_rows():
-    """Two examples packed into one row (segment ids + positions) give the same logits as alone."""
-    model = tiny()
+@pytest.mark.parametrize("kw", [{}, UMT5])
+def test_packed_row_equals_separate_rows(kw):
+    """Two examples packed into one row (segment ids + positions) give the same logits as alone
+    (relative positions too: they are counted within each segment)."""
+    model = tiny(**kw)
     params = init(model)
     a_src, a_tgt = jnp.array([[5, 6, 7]]), jnp.array([[0, 20, 21]])
     b_src, b_tgt = jnp.array([[9, 10]]), jnp.array([[0, 22]])
@@ -65,7 +74,7 @@ def test_packed_row_equals_separate_rows():
 
 
 @pytest.mark.parametrize("kw", [{}, {"pre_ln": False, "positions": "learned", "share_embeddings": False},
-                                {"remat": "full"}, {"dtype": "bfloat16"}])
+                                {"remat": "full"}, {"dtype": "bfloat16"}, T5, dict(UMT5, remat="full")])
 def test_cached_decoding_matches_full_forward(kw):
     model = tiny(**kw)
     params = init(model)
@@ -103,6 +112,39 @@ def test_remat_changes_neither_params_nor_gradients(remat):
     count = lambda m: jax.jit(jax.grad(lambda p: jnp.sum(m.apply({"params": p}, SRC, TGT_IN)))).lower(
         params).as_text().count("dot_general")
     assert count(rematted) > count(plain)
+
+
+def test_relative_buckets_match_t5s_definition():
+    """T5's bucketing written out in numpy for a grid of distances: exact below half the buckets (per
+    direction when bidirectional), logarithmic up to max_distance, then the last bucket."""
+    from xling_jax.model.transformer import relative_bucket
+    import math
+    rel = np.arange(-200, 201)
+
+    def reference(r, bidirectional, n, max_d):
+        out = 0
+        if bidirectional:
+            n //= 2
+            out += (r > 0) * n
+            r = abs(r)
+        else:
+            r = max(-r, 0)
+        exact = n // 2
+        if r < exact:
+            return out + r
+        return out + min(n - 1, exact + int(math.log(r / exact) / math.log(max_d / exact) * (n - exact)))
+    for bidirectional in (True, False):
+        got = np.asarray(relative_bucket(jnp.asarray(rel)[None, None], bidirectional, 32, 128))[0, 0]
+        np.testing.assert_array_equal(got, [reference(int(r), bidirectional, 32, 128) for r in rel])
+
+
+def test_relative_tables_per_stack_or_per_layer():
+    shared, own = init(tiny(**T5)), init(tiny(**UMT5))
+    assert set(shared["encoder_relative_bias"]) == {"embedding"} and "relative_bias" not in shared["encoder_0"]
+    assert "encoder_relative_bias" not in own and own["decoder_2"]["relative_bias"]["embedding"].shape == (8, 2)
+    assert "bias" not in shared["encoder_0"]["self_attention"]["query"]  # no biases anywhere
+    assert shared["encoder_0"]["self_attention"]["query"]["kernel"].shape == (32, 4, 12)  # 4 x 12 != 32
+    assert set(shared["encoder_0"]["mlp"]) == {"Dense_0", "Dense_1", "Dense_2"}  # gated
 
 
 def test_encoder_lm_head_is_the_tied_source_embedding():

@@ -58,7 +58,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dropout_rate = 0.0  # the default run sees each pair about once: nothing to regularise
     c.model.attention_dropout_rate = 0.0
     c.model.pre_ln = True
-    c.model.positions = "sinusoidal"  # or "learned", or "sinusoidal_marian" (Marian's frequencies)
+    c.model.positions = "sinusoidal"  # or "learned", "sinusoidal_marian" (Marian's frequencies), "relative" (T5)
     c.model.max_len = 512  # learned position table size (and Marian's max_position_embeddings on export)
     c.model.share_embeddings = True  # one embedding for source and target (else one each)
     c.model.output_projection = "auto"  # "auto": tied if share_embeddings, else separate; "tied"; "separate"
@@ -74,6 +74,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.position_offset = 0  # added to positions (fairseq M2M100/NLLB: pad_id + 1; mBART's learned table: 2)
     c.model.tied_logits_scale = "auto"  # "auto": tied logits / sqrt(emb_dim) if not scale_embeddings; "none"
     c.model.activation_dropout_rate = -1.0  # dropout after the MLP activation; -1: model.dropout_rate
+    # The T5 family (see model/transformer.py): "rms" norms, no biases, a head width of its own (0: emb_dim /
+    # num_heads), unscaled attention, a gated MLP, and positions="relative" with these buckets, one table per
+    # stack or per layer (umT5).
+    c.model.norm = "layer"
+    c.model.use_bias = True
+    c.model.head_dim = 0
+    c.model.scale_attention = True
+    c.model.mlp_gated = False
+    c.model.relative_buckets = 32
+    c.model.relative_max_distance = 128
+    c.model.relative_per_layer = False
     # Special ids of the vocabulary: xling's sentencepiece has pad 0, EOS 1 and decodes from pad; an import
     # writes the model's own (OPUS-MT: pad = decoder start = the last id, EOS 0; NLLB: pad 1, EOS 2, start
     # EOS; -1: each target starts from its own last token, mBART-25's language code).

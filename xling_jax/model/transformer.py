@@ -105,6 +105,20 @@ class TransformerConfig(SeqToSeqConfig):
     tied_logits_scale: str = "auto"
     # Dropout after the MLP activation; -1: dropout_rate (pretrained models often have 0 here).
     activation_dropout_rate: float = -1.0
+    # The T5 family: "rms" norms (scale only, no mean), no biases in any projection, a head width of its
+    # own (heads x head_dim may differ from emb_dim; 0: emb_dim / num_heads), queries not scaled by
+    # 1/sqrt(head_dim), a gated MLP (activation(x W0) * x W1), and positions="relative": a learned bias
+    # per head on attention logits by bucketed relative distance (relative_buckets, up to
+    # relative_max_distance; bidirectional in the encoder, causal in the decoder), one table per stack
+    # shared by its layers (T5, mT5) or one per layer (umT5: relative_per_layer).
+    norm: str = "layer"
+    use_bias: bool = True
+    head_dim: int = 0
+    scale_attention: bool = True
+    mlp_gated: bool = False
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
+    relative_per_layer: bool = False
 
     @property
     def decoder_heads(self) -> int:
@@ -138,7 +152,8 @@ def sinusoidal_marian(positions_BxL: jax.Array, dim: int) -> jax.Array:
 
 ACTIVATIONS = {"relu": nn.relu, "swish": nn.swish, "gelu": lambda x: nn.gelu(x, approximate=False),
                "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
-POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned")
+POSITIONS = ("sinusoidal", "sinusoidal_marian", "learned", "relative")
+NORMS = ("layer", "rms")
 REMAT = ("none", "full", "dots")
 OUTPUT_PROJECTIONS = ("auto", "tied", "separate")
 TIED_LOGITS_SCALES = ("auto", "none")
@@ -168,10 +183,48 @@ def default_segments_positions(tokens_BxL, segment_ids=None, positions=None, pad
     return segment_ids, positions
 
 
-def attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS) -> jax.Array:
-    """Softmax attention weights BxHxTxS (float32) of already scaled queries; masked positions get 0."""
+def attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS, bias_BxHxTxS=None) -> jax.Array:
+    """Softmax attention weights BxHxTxS (float32) of already scaled queries, plus an additive bias (T5's
+    relative positions); masked positions get 0."""
     logits_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK).astype(jnp.float32)
+    if bias_BxHxTxS is not None:
+        logits_BxHxTxS += bias_BxHxTxS
     return jax.nn.softmax(jnp.where(mask_Bx1xTxS, logits_BxHxTxS, NEG_INF))
+
+
+def relative_bucket(relative_BxTxS, bidirectional: bool, num_buckets: int, max_distance: int):
+    """T5's buckets of key position - query position: exact for small distances, logarithmic up to
+    max_distance, the last bucket beyond; in both directions (half the buckets each) or, causal, for
+    keys at or before the query only."""
+    bucket = jnp.zeros_like(relative_BxTxS)
+    if bidirectional:
+        num_buckets //= 2
+        bucket += (relative_BxTxS > 0).astype(bucket.dtype) * num_buckets
+        distance = jnp.abs(relative_BxTxS)
+    else:
+        distance = -jnp.minimum(relative_BxTxS, 0)
+    exact = num_buckets // 2
+    # Clipped below at 1 only to keep the log finite; those distances take the exact branch.
+    far = exact + (jnp.log(jnp.maximum(distance, 1).astype(jnp.float32) / exact) / math.log(max_distance / exact)
+                   * (num_buckets - exact)).astype(bucket.dtype)
+    return bucket + jnp.where(distance < exact, distance, jnp.minimum(far, num_buckets - 1))
+
+
+class RelativeBias(nn.Module):
+    """A learned bias per head and relative-position bucket (T5): BxHxTxS (float32) for query and key
+    positions."""
+    num_heads: int
+    num_buckets: int
+    max_distance: int
+    bidirectional: bool
+
+    @nn.compact
+    def __call__(self, q_pos_BxT, kv_pos_BxS):
+        table = self.param("embedding", partitioned(nn.initializers.normal(1.0), (None, "heads")),
+                           (self.num_buckets, self.num_heads))
+        buckets_BxTxS = relative_bucket(kv_pos_BxS[:, None, :] - q_pos_BxT[:, :, None], self.bidirectional,
+                                        self.num_buckets, self.max_distance)
+        return jnp.asarray(table, jnp.float32)[buckets_BxTxS].transpose(0, 3, 1, 2)
 
 
 class Attention(nn.Module):
@@ -183,41 +236,49 @@ class Attention(nn.Module):
     num_heads: int
     dtype: Any
     dropout_rate: float = 0.0
+    head_dim: int = 0  # 0: the width / num_heads
+    use_bias: bool = True
+    scale: bool = True  # queries / sqrt(head_dim) (T5: False)
+    position_bias: Any = None  # a RelativeBias (T5): added to the logits by query and key positions
 
     @nn.compact
     def __call__(self, x_BxTxD, kv_BxSxD, mask_Bx1xTxS, deterministic: bool, decode: bool = False,
-                 cross_cache: str | None = None):
+                 cross_cache: str | None = None, q_pos_BxT=None, kv_pos_BxS=None):
         """`cross_cache` (cross-attention while decoding): "fill" stores the projected encoder keys
         and values in the cache, "use" reads them instead of projecting the encoder output again
-        at every step."""
+        at every step. `q_pos_BxT`/`kv_pos_BxS`: positions for `position_bias`."""
         d = x_BxTxD.shape[-1]
-        k_dim = d // self.num_heads
+        k_dim = self.head_dim or d // self.num_heads
         dense = lambda name: DenseGeneral(
-            (self.num_heads, k_dim), dtype=self.dtype, name=name,
+            (self.num_heads, k_dim), dtype=self.dtype, name=name, use_bias=self.use_bias,
             kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "heads", "kv")),
             bias_init=partitioned(nn.initializers.zeros_init(), ("heads", "kv")))
-        q_BxTxHxK = dense("query")(x_BxTxD) / jnp.sqrt(k_dim).astype(self.dtype)
+        q_BxTxHxK = dense("query")(x_BxTxD)
+        if self.scale:
+            q_BxTxHxK /= jnp.sqrt(k_dim).astype(self.dtype)
         if decode or cross_cache:
-            out_BxTxHxK = self._decode(q_BxTxHxK, kv_BxSxD, mask_Bx1xTxS, dense, cross_cache)
+            out_BxTxHxK = self._decode(q_BxTxHxK, kv_BxSxD, mask_Bx1xTxS, dense, cross_cache, q_pos_BxT)
         else:
+            bias = None if self.position_bias is None else self.position_bias(q_pos_BxT, kv_pos_BxS)
             k_BxSxHxK = dense("key")(kv_BxSxD)
             if self.is_mutable_collection("intermediates"):
                 # Inspection (xling attention) asks for the weights with mutable=["intermediates"]; kept
                 # apart from the computation below so any attention kernel there leaves it working.
-                self.sow("intermediates", "attention_weights", attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS))
+                self.sow("intermediates", "attention_weights",
+                         attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS, bias))
             v_BxSxHxK = dense("value")(kv_BxSxD)
-            if low_precision_rows(self.dtype) and (deterministic or self.dropout_rate == 0.0):
+            if low_precision_rows(self.dtype) and (deterministic or self.dropout_rate == 0.0) and bias is None:
                 out_BxTxHxK = low_precision_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, mask_Bx1xTxS)
             else:
-                weights_BxHxTxS = attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS).astype(self.dtype)
+                weights_BxHxTxS = attention_weights(q_BxTxHxK, k_BxSxHxK, mask_Bx1xTxS, bias).astype(self.dtype)
                 weights_BxHxTxS = nn.Dropout(self.dropout_rate)(weights_BxHxTxS, deterministic=deterministic)
                 out_BxTxHxK = jnp.einsum("bhts,bshk->bthk", weights_BxHxTxS, v_BxSxHxK)
         out_BxTxHxK = constrain(out_BxTxHxK, "batch", "length", "heads", "kv")
-        return DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out",
+        return DenseGeneral(d, axis=(-2, -1), dtype=self.dtype, name="out", use_bias=self.use_bias,
                                kernel_init=partitioned(nn.initializers.xavier_uniform(), ("heads", "kv", "embed")),
                                bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(out_BxTxHxK)
 
-    def _decode(self, q_Bx1xHxK, kv_BxSxD, mask_Bx1x1xS, dense, cross_cache):
+    def _decode(self, q_Bx1xHxK, kv_BxSxD, mask_Bx1x1xS, dense, cross_cache, q_pos_Bx1=None):
         """Attention of one query per row over cached keys and values.
 
         The cache holds keys as BxHxKxS and values as BxHxSxK, so that both products are one
@@ -238,6 +299,11 @@ class Attention(nn.Module):
                 kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS = self._self_cache(kt_BxHxKxS, v_BxHxSxK, mask_Bx1x1xS)
         q_BxHxKx1 = q_Bx1xHxK[:, 0, :, :, None]  # one query (the `init` call's others are dropped)
         logits_BxHxS = jnp.sum(q_BxHxKx1 * kt_BxHxKxS, axis=2).astype(jnp.float32)
+        if self.position_bias is not None:  # self-attention: the query's position against every cache slot
+            b, s = logits_BxHxS.shape[0], logits_BxHxS.shape[-1]
+            q_pos_Bx1 = jnp.zeros((b, 1), jnp.int32) if q_pos_Bx1 is None else q_pos_Bx1[:, :1]
+            kv_pos_BxS = jnp.broadcast_to(jnp.arange(s), (b, s))
+            logits_BxHxS += self.position_bias(q_pos_Bx1, kv_pos_BxS)[:, :, 0]
         logits_BxHxS = jnp.where(mask_Bx1x1xS[:, :, 0], logits_BxHxS, NEG_INF)
         weights_BxHxS = jax.nn.softmax(logits_BxHxS).astype(self.dtype)
         return jnp.sum(weights_BxHxS[..., None] * v_BxHxSxK, axis=2)[:, None]
@@ -261,26 +327,34 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
+    """activation(x W0) W1 (Dense_0, Dense_1), or gated: (activation(x W0) * x W1) W2 (Dense_0..2; T5 v1.1)."""
     mlp_dim: int
     dtype: Any
     dropout_rate: float  # after the activation
     activation: str = "relu"
+    gated: bool = False
+    use_bias: bool = True
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic: bool):
-        h_BxLxF = Dense(self.mlp_dim, dtype=self.dtype,
+        up = lambda: Dense(self.mlp_dim, dtype=self.dtype, use_bias=self.use_bias,
                            kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "mlp")),
-                           bias_init=partitioned(nn.initializers.zeros_init(), ("mlp",)))(x_BxLxD)
-        h_BxLxF = constrain(h_BxLxF, "batch", "length", "mlp")
-        h_BxLxF = nn.Dropout(self.dropout_rate)(ACTIVATIONS[self.activation](h_BxLxF), deterministic=deterministic)
-        return Dense(x_BxLxD.shape[-1], dtype=self.dtype,
+                           bias_init=partitioned(nn.initializers.zeros_init(), ("mlp",)))
+        h_BxLxF = ACTIVATIONS[self.activation](constrain(up()(x_BxLxD), "batch", "length", "mlp"))
+        if self.gated:
+            h_BxLxF *= constrain(up()(x_BxLxD), "batch", "length", "mlp")
+        h_BxLxF = nn.Dropout(self.dropout_rate)(h_BxLxF, deterministic=deterministic)
+        return Dense(x_BxLxD.shape[-1], dtype=self.dtype, use_bias=self.use_bias,
                         kernel_init=partitioned(nn.initializers.xavier_uniform(), ("mlp", "embed")),
                         bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))(h_BxLxF)
 
 
-def layer_norm(epsilon: float, dtype, name: str | None = None) -> nn.LayerNorm:
-    return nn.LayerNorm(epsilon=epsilon, dtype=dtype, name=name,
-                        scale_init=partitioned(nn.initializers.ones_init(), ("embed",)),
+def layer_norm(epsilon: float, dtype, name: str | None = None, kind: str = "layer") -> nn.Module:
+    """A layer norm, or T5's RMS norm ("rms": scale only, no mean subtracted)."""
+    scale_init = partitioned(nn.initializers.ones_init(), ("embed",))
+    if kind == "rms":
+        return nn.RMSNorm(epsilon=epsilon, dtype=dtype, name=name, scale_init=scale_init)
+    return nn.LayerNorm(epsilon=epsilon, dtype=dtype, name=name, scale_init=scale_init,
                         bias_init=partitioned(nn.initializers.zeros_init(), ("embed",)))
 
 
@@ -290,45 +364,68 @@ class Residual(nn.Module):
     dropout_rate: float
     dtype: Any
     epsilon: float = 1e-6
+    norm: str = "layer"
 
     @nn.compact
     def __call__(self, x_BxLxD, f, deterministic: bool):
-        norm = layer_norm(self.epsilon, self.dtype)
+        norm = layer_norm(self.epsilon, self.dtype, kind=self.norm)
         y = f(norm(x_BxLxD)) if self.pre_ln else f(x_BxLxD)
         y = x_BxLxD + nn.Dropout(self.dropout_rate)(y, deterministic=deterministic)
         return constrain(y if self.pre_ln else norm(y), "batch", "length", "act_embed")
 
 
+def _attention(c: TransformerConfig, heads: int, name: str, position_bias=None) -> Attention:
+    return Attention(heads, c.compute_dtype, c.attention_dropout_rate, c.head_dim, c.use_bias, c.scale_attention,
+                     position_bias, name=name)
+
+
+def _relative_bias(c: TransformerConfig, heads: int, bidirectional: bool, name: str) -> RelativeBias:
+    return RelativeBias(heads, c.relative_buckets, c.relative_max_distance, bidirectional, name=name)
+
+
+def _residual(c: TransformerConfig, name: str) -> Residual:
+    return Residual(c.pre_ln, c.dropout_rate, c.compute_dtype, c.layer_norm_eps, c.norm, name=name)
+
+
 class EncoderLayer(nn.Module):
     cfg: TransformerConfig
+    position_bias: Any = None  # the stack's RelativeBias, shared by its layers (T5)
 
     @nn.compact
-    def __call__(self, x_BxSxD, mask_Bx1xSxS, deterministic: bool):
-        c, dt = self.cfg, self.cfg.compute_dtype
-        attn = Attention(c.num_heads, dt, c.attention_dropout_rate, name="self_attention")
-        x_BxSxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="attention_block")(
-            x_BxSxD, lambda h: attn(h, h, mask_Bx1xSxS, deterministic), deterministic)
-        mlp = Mlp(c.mlp_dim, dt, c.activation_dropout, c.activation, name="mlp")
-        return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
-            x_BxSxD, lambda h: mlp(h, deterministic), deterministic)
+    def __call__(self, x_BxSxD, mask_Bx1xSxS, deterministic: bool, pos_BxS=None):
+        c = self.cfg
+        bias = self.position_bias
+        if c.positions == "relative" and c.relative_per_layer:  # umT5: a table of the layer's own
+            bias = _relative_bias(c, c.num_heads, True, "relative_bias")
+        attn = _attention(c, c.num_heads, "self_attention", bias)
+        x_BxSxD = _residual(c, "attention_block")(
+            x_BxSxD, lambda h: attn(h, h, mask_Bx1xSxS, deterministic, q_pos_BxT=pos_BxS, kv_pos_BxS=pos_BxS),
+            deterministic)
+        mlp = Mlp(c.mlp_dim, c.compute_dtype, c.activation_dropout, c.activation, c.mlp_gated, c.use_bias, name="mlp")
+        return _residual(c, "mlp_block")(x_BxSxD, lambda h: mlp(h, deterministic), deterministic)
 
 
 class DecoderLayer(nn.Module):
     cfg: TransformerConfig
+    position_bias: Any = None  # the stack's causal RelativeBias (T5)
 
     @nn.compact
     def __call__(self, y_BxTxD, enc_BxSxD, self_mask, cross_mask, deterministic: bool, decode: bool = False,
-                 cross_cache: str | None = None):
-        c, dt = self.cfg, self.cfg.compute_dtype
-        self_attn = Attention(c.decoder_heads, dt, c.attention_dropout_rate, name="self_attention")
-        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="self_attention_block")(
-            y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode), deterministic)
-        cross = Attention(c.decoder_heads, dt, c.attention_dropout_rate, name="cross_attention")
-        y_BxTxD = Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="cross_attention_block")(
+                 cross_cache: str | None = None, pos_BxT=None):
+        c = self.cfg
+        bias = self.position_bias
+        if c.positions == "relative" and c.relative_per_layer:
+            bias = _relative_bias(c, c.decoder_heads, False, "relative_bias")
+        self_attn = _attention(c, c.decoder_heads, "self_attention", bias)
+        y_BxTxD = _residual(c, "self_attention_block")(
+            y_BxTxD, lambda h: self_attn(h, h, self_mask, deterministic, decode, q_pos_BxT=pos_BxT, kv_pos_BxS=pos_BxT),
+            deterministic)
+        cross = _attention(c, c.decoder_heads, "cross_attention")  # no position bias across (T5 has none)
+        y_BxTxD = _residual(c, "cross_attention_block")(
             y_BxTxD, lambda h: cross(h, enc_BxSxD, cross_mask, deterministic, cross_cache=cross_cache), deterministic)
-        mlp = Mlp(c.decoder_mlp, dt, c.activation_dropout, c.activation, name="mlp")
-        return Residual(c.pre_ln, c.dropout_rate, dt, c.layer_norm_eps, name="mlp_block")(
-            y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
+        mlp = Mlp(c.decoder_mlp, c.compute_dtype, c.activation_dropout, c.activation, c.mlp_gated, c.use_bias,
+                  name="mlp")
+        return _residual(c, "mlp_block")(y_BxTxD, lambda h: mlp(h, deterministic), deterministic)
 
 
 def rematted(layer_cls, remat: str, static_argnums):
@@ -365,7 +462,7 @@ class Embedder(nn.Module):
                                 embedding_init=partitioned(nn.initializers.normal(0.02), (None, "embed")))(positions_BxL)
         elif c.positions == "sinusoidal_marian":
             x_BxLxD += sinusoidal_marian(positions_BxL, c.emb_dim)
-        else:
+        elif c.positions != "relative":  # relative positions bias the attention logits instead
             x_BxLxD += sinusoidal(positions_BxL, c.emb_dim)
         if c.embedding_norm:
             x_BxLxD = layer_norm(c.layer_norm_eps, c.compute_dtype, "embedding_norm")(x_BxLxD)
@@ -405,13 +502,16 @@ class Transformer(nn.Module):
         self.decoder_embedder = Embedder(c, self.target_embed, name="decoder_embedder")
         # Positional arguments after `self` that are Python values: deterministic, decode, cross_cache.
         encoder_layer, decoder_layer = rematted(EncoderLayer, c.remat, (3,)), rematted(DecoderLayer, c.remat, (5, 6, 7))
-        self.encoder_layers = [encoder_layer(c, name=f"encoder_{i}") for i in range(c.num_layers)]
-        self.decoder_layers = [decoder_layer(c, name=f"decoder_{i}") for i in range(c.decoder_layers)]
-        self.encoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "encoder_norm")
-        self.decoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "decoder_norm")
+        shared_bias = c.positions == "relative" and not c.relative_per_layer
+        encoder_bias = _relative_bias(c, c.num_heads, True, "encoder_relative_bias") if shared_bias else None
+        decoder_bias = _relative_bias(c, c.decoder_heads, False, "decoder_relative_bias") if shared_bias else None
+        self.encoder_layers = [encoder_layer(c, encoder_bias, name=f"encoder_{i}") for i in range(c.num_layers)]
+        self.decoder_layers = [decoder_layer(c, decoder_bias, name=f"decoder_{i}") for i in range(c.decoder_layers)]
+        self.encoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "encoder_norm", c.norm)
+        self.decoder_norm = layer_norm(c.layer_norm_eps, c.compute_dtype, "decoder_norm", c.norm)
         if not c.tied_output:
             self.output_proj = Dense(
-                c.target_vocab, dtype=c.compute_dtype, name="output_projection",
+                c.target_vocab, dtype=c.compute_dtype, name="output_projection", use_bias=c.use_bias,
                 kernel_init=partitioned(nn.initializers.lecun_normal(), ("embed", "vocab")),
                 bias_init=partitioned(nn.initializers.zeros_init(), ("vocab",)))
         if c.final_logits_bias:
@@ -427,7 +527,7 @@ class Transformer(nn.Module):
         x_BxSxD = self.encoder_embedder(src_BxS, pos, deterministic, languages)
         mask = attention_mask(seg, seg, causal=causal)
         for layer in self.encoder_layers:
-            x_BxSxD = layer(x_BxSxD, mask, deterministic)
+            x_BxSxD = layer(x_BxSxD, mask, deterministic, pos)
         # Post-LN already ends every layer with a norm; pre-LN needs a final one.
         return self.encoder_norm(x_BxSxD) if self.cfg.pre_ln else x_BxSxD
 
@@ -466,7 +566,7 @@ class Transformer(nn.Module):
         y_BxTxD = self.decoder_embedder(tgt_in_BxT, tgt_pos, deterministic)
         for layer in self.decoder_layers:
             cross_cache = ("fill" if prime else "use") if decode else None
-            y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode, cross_cache)
+            y_BxTxD = layer(y_BxTxD, encoded_BxSxD, self_mask, cross_mask, deterministic, decode, cross_cache, tgt_pos)
         if c.pre_ln:
             y_BxTxD = self.decoder_norm(y_BxTxD)
         if c.tied_output:

@@ -2,7 +2,7 @@
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.model import MODELS, lstm
-from xling_jax.model.transformer import (ACTIVATIONS, OUTPUT_PROJECTIONS, PARAM_DTYPES, POSITIONS, REMAT,
+from xling_jax.model.transformer import (ACTIVATIONS, NORMS, OUTPUT_PROJECTIONS, PARAM_DTYPES, POSITIONS, REMAT,
                                          TIED_LOGITS_SCALES)
 from xling_jax.training.optimizer import SCHEDULES
 
@@ -61,8 +61,10 @@ def _check_transformer(config) -> None:
     if m.remat not in REMAT:
         raise UserError(f"unknown model.remat {m.remat!r}; choose one of {', '.join(REMAT)}")
     for key in ("num_heads", "num_decoder_heads"):
-        if m[key] and m.emb_dim % m[key]:
-            raise UserError(f"model.{key}={m[key]} does not divide model.emb_dim={m.emb_dim}")
+        if m[key] and m.emb_dim % m[key] and not m.head_dim:
+            raise UserError(f"model.{key}={m[key]} does not divide model.emb_dim={m.emb_dim} (or set model.head_dim)")
+    if m.head_dim < 0 or (m.positions == "relative" and (m.relative_buckets < 4 or m.relative_max_distance < 2)):
+        raise UserError("model.head_dim must be >= 0, model.relative_buckets >= 4 and model.relative_max_distance >= 2")
     if m.num_decoder_heads < 0 or m.decoder_mlp_dim < 0 or m.position_offset < 0:
         raise UserError("model.num_decoder_heads, model.decoder_mlp_dim and model.position_offset must be >= 0")
     if m.activation_dropout_rate >= 1.0:
@@ -70,7 +72,7 @@ def _check_transformer(config) -> None:
     for key, value, allowed in (("positions", m.positions, POSITIONS), ("activation", m.activation, ACTIVATIONS),
                                 ("output_projection", m.output_projection, OUTPUT_PROJECTIONS),
                                 ("tied_logits_scale", m.tied_logits_scale, TIED_LOGITS_SCALES),
-                                ("param_dtype", m.param_dtype, PARAM_DTYPES)):
+                                ("param_dtype", m.param_dtype, PARAM_DTYPES), ("norm", m.norm, NORMS)):
         if value not in allowed:
             raise UserError(f"model.{key} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     if m.positions == "learned" and d.max_len + m.position_offset > m.max_len:
