@@ -44,8 +44,9 @@ LAYER_NORM_EPS = 1e-5  # torch's LayerNorm default, which these models use
 ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_python": "gelu", "gelu_new": "gelu_tanh",
                "gelu_pytorch_tanh": "gelu_tanh", "swish": "swish", "silu": "swish"}
 HF_CONFIG, GENERATION_CONFIG = "hf_config.json", "generation_config.json"
-# Files of a model folder worth downloading (not the other frameworks' weights).
-DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.safetensors", "sentencepiece*", "*.txt"]
+# Files of a model folder worth downloading (not the other frameworks' weights); the torch weights only
+# where the repository has no safetensors (NLLB's older repositories).
+DOWNLOAD_PATTERNS = ["*.json", "*.model", "sentencepiece*", "*.txt"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,14 +62,15 @@ def resolve_source(source: str) -> str:
         raise UserError(f"{source} is not a folder; pass a Hugging Face model folder (with config.json) or a Hub "
                         "id such as facebook/nllb-200-distilled-600M")
     try:
-        from huggingface_hub import snapshot_download
-        folder = snapshot_download(source, allow_patterns=DOWNLOAD_PATTERNS)
+        from huggingface_hub import list_repo_files, snapshot_download
+        files = list_repo_files(source)
+        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
+        folder = snapshot_download(source, allow_patterns=DOWNLOAD_PATTERNS + weights)
     except Exception as e:
         reason = " ".join(f"{type(e).__name__}: {e}".split())[:200]
         raise UserError(f"cannot download {source} from the Hugging Face Hub ({reason}); where the internet is "
                         f"reachable run `python -c \"import huggingface_hub as h; h.snapshot_download('{source}', "
                         f"local_dir='DIR')\"` and pass DIR") from None
-    # Prefer safetensors: a snapshot may hold both formats only when the allow-list above changes.
     return folder
 
 
