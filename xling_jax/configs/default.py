@@ -32,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     # data.temperature), and whether their sources carry <BT> after the target tag (tagged back-translation).
     c.data.bt_ratio = 0.0
     c.data.bt_tag = True
+    # Text before every translation source, e.g. T5's "translate {src} to {tgt}: " ({src}/{tgt}: English
+    # language names, {src_code}/{tgt_code}: the codes); "": none. `xling import hf` sets T5's.
+    c.data.task_prefix = ""
     c.data.max_len = 96  # tokens per source/target row; longer training pairs are dropped
     c.data.pack = True  # pack several pairs into each row (segment ids keep them apart)
     c.data.packing_bins = 0  # first-fit packing bins; 0 means the per-process batch size

@@ -20,13 +20,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xling_jax.data.tokenizer import Sequences
 from xling_jax.errors import UserError
 
 FILENAME = "hf_tokenizer.json"
-TOKENIZER_JSON, TOKENIZER_CONFIG, SPM, VOCAB_JSON = (
-    "tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model", "vocab.json")
+TOKENIZER_JSON, TOKENIZER_CONFIG, SPM, VOCAB_JSON, T5_SPM = (
+    "tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model", "vocab.json", "spiece.model")
 # Files copied from a Hugging Face folder into the workdir (and back on export) where present.
-FILES = (TOKENIZER_JSON, TOKENIZER_CONFIG, "special_tokens_map.json", SPM, VOCAB_JSON)
+FILES = (TOKENIZER_JSON, TOKENIZER_CONFIG, "special_tokens_map.json", SPM, VOCAB_JSON, T5_SPM, "added_tokens.json")
 
 # name -> (source template, target template, decoder start): "{src}"/"{tgt}" are language codes,
 # "{eos}" the EOS token, "$text" the text; a decoder start of None is the model's decoder_start_id.
@@ -38,9 +39,13 @@ CONVENTIONS = {
     "m2m100": (("{src}", "$text", "{eos}"), ("{tgt}", "$text", "{eos}"), None),
     "mbart50": (("{src}", "$text", "{eos}"), ("{tgt}", "$text", "{eos}"), None),
     "mbart": (("$text", "{eos}", "{src}"), ("$text", "{eos}", "{tgt}"), "{tgt}"),
+    # The T5 family names languages in the text (data.task_prefix), not with codes; ByT5 reads bytes.
+    "t5": (("$text", "{eos}"), ("$text", "{eos}"), None),
+    "byt5": (("$text", "{eos}"), ("$text", "{eos}"), None),
 }
 TOKENIZER_CLASSES = {"NllbTokenizer": "nllb", "M2M100Tokenizer": "m2m100", "MBart50Tokenizer": "mbart50",
-                     "MBartTokenizer": "mbart"}
+                     "MBartTokenizer": "mbart", "T5Tokenizer": "t5", "ByT5Tokenizer": "byt5"}
+T5_TYPES = ("t5", "mt5", "umt5")
 # Language codes as the added tokens of each convention spell them.
 CODE_PATTERNS = {"nllb": r"[a-z]{3}_[A-Z][a-z]{3}", "m2m100": r"__[A-Za-z]{2,3}(_[A-Za-z0-9]+)?__",
                  "mbart": r"[a-z]{2}_[A-Z]{2}"}
@@ -74,7 +79,7 @@ def convention_of(hf_dir: str, model_type: str, tok_config: dict) -> str:
         raise UserError(f"{hf_dir}: tokenizer_class {cls!r} is not one xling reads for {model_type!r} models "
                         f"(it reads {', '.join(TOKENIZER_CLASSES)})")
     if name is None:  # no tokenizer_config.json: what the model type implies
-        name = {"mbart": "mbart", "m2m_100": "m2m100"}[model_type]
+        name = "t5" if model_type in T5_TYPES else {"mbart": "mbart", "m2m_100": "m2m100"}[model_type]
         if name == "m2m100" and os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)):
             name = "nllb"  # M2M100Tokenizer has no tokenizer.json; NLLB's has
     if name == "nllb" and tok_config.get("legacy_behaviour"):
@@ -86,15 +91,17 @@ def with_tokenizer_json(hf_dir: str, tok_config: dict, scratch: str) -> str:
     """The folder to read the tokenizer from: `hf_dir`, or, where it has only a sentencepiece model for a
     tokenizer Transformers v5 runs through the tokenizers library (mBART-50's Hub folder), `scratch`
     holding what Transformers converts it to (tokenizer.json), with the interop extra installed."""
-    if os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)) or os.path.isfile(os.path.join(hf_dir, VOCAB_JSON)):
+    if (os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)) or os.path.isfile(os.path.join(hf_dir, VOCAB_JSON))
+            or str(tok_config.get("tokenizer_class")) == "ByT5Tokenizer"):
         return hf_dir
-    if not os.path.isfile(os.path.join(hf_dir, SPM)):
+    spm_file = next((f for f in (SPM, T5_SPM) if os.path.isfile(os.path.join(hf_dir, f))), None)
+    if spm_file is None:
         return hf_dir  # describe() says what is missing
     try:
         import transformers
     except ImportError:
-        raise UserError(f"{hf_dir} has {SPM} but no tokenizer.json; xling converts it with Transformers: pip install "
-                        "'xling_jax[interop]' (or save the tokenizer with a current Transformers first)") from None
+        raise UserError(f"{hf_dir} has {spm_file} but no tokenizer.json; xling converts it with Transformers: pip "
+                        "install 'xling_jax[interop]' (or save the tokenizer with a current Transformers first)") from None
     try:
         transformers.AutoTokenizer.from_pretrained(hf_dir).save_pretrained(scratch)
     except Exception as e:
@@ -105,7 +112,10 @@ def with_tokenizer_json(hf_dir: str, tok_config: dict, scratch: str) -> str:
 
 def _language_tokens(convention: str, tok_config: dict, added: dict[str, int], base_size: int) -> dict[str, int]:
     """{language code token: id}: the listed special tokens (additional/extra_special_tokens) that are
-    language codes, else every added token spelled like one; M2M100's from its named fairseq list."""
+    language codes, else every added token spelled like one; M2M100's from its named fairseq list;
+    none for the T5 family (its languages are named in the text)."""
+    if convention not in CODE_PATTERNS:
+        return {}
     pattern = re.compile(CODE_PATTERNS[convention])
     if convention == "m2m100" and not any(pattern.fullmatch(t) for t in added):
         names = M2M100_LANGUAGES.get(tok_config.get("language_codes", "m2m100"))
@@ -124,7 +134,12 @@ def describe(hf_dir: str, model_type: str, model_vocab_size: int, language_map: 
     tok_config_path = os.path.join(hf_dir, TOKENIZER_CONFIG)
     tok_config = read_json(tok_config_path) if os.path.isfile(tok_config_path) else {}
     convention = convention_of(hf_dir, model_type, tok_config)
-    if os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)):
+    if convention == "byt5":  # UTF-8 bytes after the special tokens; the sentinels after the bytes
+        backend = "bytes"
+        added = {v["content"]: int(k) for k, v in tok_config.get("added_tokens_decoder", {}).items()}
+        added = added or {"<pad>": 0, "</s>": 1, "<unk>": 2}
+        base_size = None
+    elif os.path.isfile(os.path.join(hf_dir, TOKENIZER_JSON)):
         backend = "tokenizers"
         added = {t["content"]: t["id"] for t in read_json(os.path.join(hf_dir, TOKENIZER_JSON)).get("added_tokens", [])}
         base_size = None
@@ -146,7 +161,7 @@ def describe(hf_dir: str, model_type: str, model_vocab_size: int, language_map: 
             raise UserError(f"{hf_dir}: the tokenizer has no {role} token {token!r}")
         specials[role] = added[token]
     languages = _language_tokens(convention, tok_config, added, base_size or 0)
-    if not languages:
+    if not languages and convention in CODE_PATTERNS:
         raise UserError(f"{hf_dir}: the tokenizer has no language codes ({convention} convention); xling needs "
                         "the multilingual tokenizer the model was trained with")
     too_big = [t for t, i in languages.items() if i >= model_vocab_size]
@@ -154,7 +169,12 @@ def describe(hf_dir: str, model_type: str, model_vocab_size: int, language_map: 
         raise UserError(f"{hf_dir}: language code {too_big[0]} has id {languages[too_big[0]]}, beyond the model's "
                         f"vocabulary of {model_vocab_size}")
     source, target, start = CONVENTIONS[convention]
+    if backend == "bytes":  # the bytes follow the special tokens that precede them
+        byte_offset = 1 + max(i for i in added.values() if i < 256)
+        if byte_offset + 256 > model_vocab_size:
+            raise UserError(f"{hf_dir}: a byte vocabulary needs {byte_offset + 256} ids; the model has {model_vocab_size}")
     return {"convention": convention, "backend": backend, "source": list(source), "target": list(target),
+            "byte_offset": byte_offset if backend == "bytes" else None,
             "decoder_start": start, "vocab_size": model_vocab_size, "eos_id": specials["eos"],
             "pad_id": specials["pad"], "unk_id": specials["unk"], "special_tokens": added,
             "languages": languages, "language_map": dict(language_map or {})}
@@ -165,7 +185,7 @@ def code_of(token: str, convention: str) -> str:
     return token[2:-2] if convention == "m2m100" else token
 
 
-class HFVocab:
+class HFVocab(Sequences):
     """Encodes text to ids (no special tokens) and decodes ids (stopping at EOS), like `Tokenizer`;
     builds sources and targets with the model's language codes (`source_affixes`, `target_affixes`)."""
 
@@ -181,6 +201,10 @@ class HFVocab:
             from tokenizers import Tokenizer as RustTokenizer
             self._tok = RustTokenizer.from_file(os.path.join(directory, TOKENIZER_JSON))
             self._pieces = None
+        elif self.info["backend"] == "bytes":
+            self._tok = self._pieces = None
+            self._offset = self.info["byte_offset"]
+            self._added = {i: t for t, i in self.info["special_tokens"].items()}
         else:
             import sentencepiece as spm
             self._sp = spm.SentencePieceProcessor(model_file=os.path.join(directory, SPM))
@@ -206,7 +230,12 @@ class HFVocab:
 
     def language_code(self, lang: str) -> str:
         """The model's code for `lang`: one of its own codes, a mapped one (tokenizer.language_map), or an
-        ISO 639-1/639-3 code (`en`, `eng`, `zh_Hant`) that names exactly one of them."""
+        ISO 639-1/639-3 code (`en`, `eng`, `zh_Hant`) that names exactly one of them. A model without
+        codes (the T5 family) takes any ISO 639 code: its text names the language."""
+        if not self._codes:
+            if _iso639_3(_split_code(lang)[0])[0] is None:
+                raise UserError(f"language {lang!r} is no ISO 639 code")
+            return lang
         if lang not in self._resolved:
             self._resolved[lang] = resolve_language(lang, list(self._codes), self.info.get("language_map", {}))
         return self._resolved[lang]
@@ -244,15 +273,22 @@ class HFVocab:
         return None if start is None else self._fill([start, "$text"], {"{tgt}": self._id(tgt_lang)})[0][0]
 
     def _id(self, lang: str) -> int:
-        return self._codes[self.language_code(lang)]
+        return self._codes[self.language_code(lang)] if self._codes else -1  # T5: no code in any template
 
     def source_prefix(self, tgt_lang: str) -> list[int]:
+        """What starts a denoising task's source: nothing in the T5 family (its pretraining had no tags);
+        models with language codes build sources their own way, which those tasks do not know."""
+        if not self._codes:
+            self.language_code(tgt_lang)
+            return []
         raise UserError("this task builds its own sources with target-language tags, which an imported Hugging "
                         "Face vocabulary lacks: train translation (tasks=('translation:1',)) on it")
 
     # --- text ------------------------------------------------------------------------------------
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         texts = [t.encode("utf-8", errors="replace").decode("utf-8") for t in texts]  # lone surrogates
+        if self.info["backend"] == "bytes":
+            return [[b + self._offset for b in t.encode("utf-8")] for t in texts]
         if self._pieces is None:
             return [e.ids for e in self._tok.encode_batch(texts, add_special_tokens=False)]
         return [[self._ids.get(p, self.unk_id) for p in pieces] for pieces in self._sp.encode(texts, out_type=str)]
@@ -264,6 +300,9 @@ class HFVocab:
         return self.encode(text)
 
     def pieces(self, ids: Sequence[int], target: bool = False) -> list[str]:
+        if self.info["backend"] == "bytes":
+            return [self._added.get(int(i)) or (repr(bytes([int(i) - self._offset]))[2:-1]
+                                                if 0 <= int(i) - self._offset < 256 else f"<{int(i)}>") for i in ids]
         if self._pieces is None:
             return [self._tok.id_to_token(int(i)) or f"<{int(i)}>" for i in ids]
         return [self._pieces.get(int(i), f"<{int(i)}>") for i in ids]
@@ -273,6 +312,8 @@ class HFVocab:
         if self.eos_id in ids:
             ids = ids[:ids.index(self.eos_id)]
         ids = [i for i in ids if i not in self._special_ids]
+        if self.info["backend"] == "bytes":  # as ByT5Tokenizer: bytes that are not UTF-8 are dropped
+            return bytes(i - self._offset for i in ids if 0 <= i - self._offset < 256).decode("utf-8", "ignore")
         if self._pieces is None:
             return self._tok.decode(ids, skip_special_tokens=True).strip()
         return self._sp.decode_pieces([self._pieces[i] for i in ids if i in self._pieces]).strip()

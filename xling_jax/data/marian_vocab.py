@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import sentencepiece as spm
 
+from xling_jax.data.tokenizer import Sequences
 from xling_jax.errors import UserError
 
 SOURCE_SPM, TARGET_SPM = "source.spm", "target.spm"
@@ -76,7 +77,7 @@ class _Side:
         return [self.to_ids(p) for p in pieces]
 
 
-class MarianVocab:
+class MarianVocab(Sequences):
     """Encodes text to ids (no EOS added) and decodes ids (stopping at EOS), like `Tokenizer`."""
 
     def __init__(self, directory: str):

@@ -106,12 +106,9 @@ def encode_example(tokenizer: Tokenizer, ex: dict, bt: int | None = None) -> dic
     """Ids of a pair, with the vocabulary's affixes (xling's: target tag first on the source, EOS last
     on both; a pretrained model's language codes); `bt` (the `<BT>` id) follows the source prefix where
     the example is back-translated."""
-    prefix, suffix = tokenizer.source_affixes(ex["src_lang"], ex["tgt_lang"])
-    if bt is not None and ex.get("backtranslated"):
-        prefix = prefix + [bt]
-    t_prefix, t_suffix = tokenizer.target_affixes(ex["tgt_lang"])
-    inputs = prefix + tokenizer.encode(ex["src"]) + suffix
-    targets = t_prefix + tokenizer.encode_target(ex["tgt"]) + t_suffix
+    tags = [bt] if bt is not None and ex.get("backtranslated") else []
+    inputs, = tokenizer.encode_sources([ex["src"]], ex["src_lang"], ex["tgt_lang"], tags)
+    targets, = tokenizer.encode_targets([ex["tgt"]], ex["tgt_lang"])
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 

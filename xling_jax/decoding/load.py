@@ -32,7 +32,7 @@ def load_run(workdir: str, step: int | str | None = None) -> Run:
     config = workdir_lib.load_config(workdir)
     if not tokenizer_lib.exists(workdir):
         raise UserError(f"{workdir} has no {FILENAME}; start training there first (xling train --workdir {workdir})")
-    tokenizer = tokenizer_lib.load(workdir)
+    tokenizer = tokenizer_lib.load(workdir, config.data.task_prefix)
     model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
     sharding = replicated(make_mesh(ml_collections.ConfigDict({"data": -1})))
 

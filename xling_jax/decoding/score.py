@@ -34,15 +34,15 @@ class Scorer:
     def _rows(self, src: str, tgt: str, src_lang: str | None, tgt_lang: str, line: int, warn):
         """(source ids, decoder input ids, target ids, weights) of one pair, or None if it cannot be scored."""
         tok = self.tokenizer
-        prefix, suffix = tok.source_affixes(src_lang, tgt_lang)
-        src_ids = prefix + tok.encode(src) + suffix
+        suffix = tok.source_affixes(src_lang, tgt_lang)[1]
+        src_ids, = tok.encode_sources([src], src_lang, tgt_lang)
         if len(src_ids) > MAX_SOURCE_LEN:
             if warn:
                 warn(f"line {line}: source of {len(src_ids)} tokens cut to {MAX_SOURCE_LEN}")
             src_ids = src_ids[:MAX_SOURCE_LEN - len(suffix)] + suffix
         t_prefix, t_suffix = tok.target_affixes(tgt_lang)
-        text = tok.encode_target(tgt)
-        tgt_ids = t_prefix + text + t_suffix
+        tgt_ids, = tok.encode_targets([tgt], tgt_lang)
+        text_len = len(tgt_ids) - len(t_prefix) - len(t_suffix)
         if len(tgt_ids) > MAX_SOURCE_LEN:
             if warn:
                 warn(f"line {line}: target of {len(tgt_ids)} tokens is longer than {MAX_SOURCE_LEN}: scored nan")
@@ -50,7 +50,7 @@ class Scorer:
         start = tok.decoder_start_id(tgt_lang)
         start = self.model.cfg.decoder_start_id if start is None else start
         scored = np.zeros(len(tgt_ids), np.float32)
-        scored[len(t_prefix):len(t_prefix) + len(text) + 1] = 1.0  # the text and the EOS after it
+        scored[len(t_prefix):len(t_prefix) + text_len + 1] = 1.0  # the text and the EOS after it
         return src_ids, [start] + tgt_ids[:-1], tgt_ids, scored
 
     def score(self, pairs: Sequence[tuple[str, str] | None], tgt_lang: str, src_lang: str | None = None,

@@ -56,10 +56,9 @@ class Translator:
         return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))
 
     def _encode(self, texts, src_lang, tgt_lang, warn):
-        prefix, suffix = self.tokenizer.source_affixes(src_lang, tgt_lang)
+        suffix = self.tokenizer.source_affixes(src_lang, tgt_lang)[1]
         encoded = []
-        for i, ids in enumerate(self.tokenizer.encode_batch(list(texts))):
-            ids = prefix + ids + suffix
+        for i, ids in enumerate(self.tokenizer.encode_sources(list(texts), src_lang, tgt_lang)):
             if len(ids) > MAX_SOURCE_LEN:
                 if warn:
                     warn(f"line {i + 1}: source of {len(ids)} tokens cut to {MAX_SOURCE_LEN}")

@@ -58,10 +58,9 @@ def teacher_forcing_ids(tokenizer, text: str, translation: str, tgt_lang: str, d
     """(source ids S, decoder input ids T, target ids T): the source as `xling translate` encodes it
     (e.g. target tag, pieces, </s>) and the target (with any forced language code) shifted right behind
     the decoder's start id (the vocabulary's for the language, else the model's)."""
-    prefix, suffix = _source_affixes(tokenizer, src_lang, tgt_lang)
-    src = prefix + tokenizer.encode(text) + suffix
-    t_prefix, t_suffix = tokenizer.target_affixes(tgt_lang)
-    tgt = t_prefix + tokenizer.encode_target(translation) + t_suffix
+    _source_affixes(tokenizer, src_lang, tgt_lang)  # the language check
+    src, = tokenizer.encode_sources([text], src_lang, tgt_lang)
+    tgt, = tokenizer.encode_targets([translation], tgt_lang)
     start = tokenizer.decoder_start_id(tgt_lang)
     return src, [decoder_start_id if start is None else start] + tgt[:-1], tgt
 

@@ -32,14 +32,16 @@ from xling_jax.errors import UserError
 from xling_jax.interop import seq2seq_weights
 from xling_jax.interop.hf_checkpoint import WEIGHTS, Checkpoint
 
-SUPPORTED = ("marian", "m2m_100", "mbart")
+SUPPORTED = ("marian", "m2m_100", "mbart", "t5", "mt5", "umt5")
 REFUSED = {
     "nllb_moe": "NLLB-200's mixture-of-experts model (nllb-moe-54b) needs expert layers xling does not have; the "
                 "dense NLLB-200 checkpoints (nllb-200-distilled-600M, -1.3B, -3.3B) are model_type m2m_100",
-    "t5": "T5-family models are not supported yet", "mt5": "mT5 is not supported yet",
-    "umt5": "umT5 is not supported yet",
     "bart": "English BART is not a translation model; mBART (model_type mbart) is",
+    "longt5": "LongT5's local and transient-global attention is not in xling; T5, mT5 and umT5 are",
 }
+# T5's translation prefix, with English language names (as T5 was trained: "translate English to German: ");
+# mT5, umT5 and ByT5 were pretrained without one, so their users choose their own (data.task_prefix).
+T5_TASK_PREFIX = "translate {src} to {tgt}: "
 LAYER_NORM_EPS = 1e-5  # torch's LayerNorm default, which these models use
 ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_python": "gelu", "gelu_new": "gelu_tanh",
                "gelu_pytorch_tanh": "gelu_tanh", "swish": "swish", "silu": "swish"}
@@ -99,8 +101,40 @@ def _get(hc: dict, key: str, default=None):
     return value
 
 
-def model_options(hc: dict, convention: str) -> dict:
-    """xling `config.model` keys for an M2M100/NLLB or mBART config.json (UserError where xling differs)."""
+def t5_options(hc: dict, has_lm_head: bool) -> dict:
+    """xling `config.model` keys for a T5, T5 v1.1, mT5, umT5 or ByT5 config.json."""
+    proj = str(hc.get("feed_forward_proj", "relu"))
+    parts = proj.split("-")
+    act = "gelu_new" if proj == "gated-gelu" else parts[-1]
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated") or act not in ACTIVATIONS:
+        raise UserError(f"config.json has feed_forward_proj={proj!r}; xling has relu, gated-gelu and "
+                        f"[gated-]{{{', '.join(ACTIVATIONS)}}}")
+    tied_in_config = hc.get("tie_word_embeddings", True)
+    # Transformers v5 saves whether the decoder output is scaled by d_model^-0.5 (original T5) on its own.
+    scaled = bool(hc.get("scale_decoder_outputs", tied_in_config is not False))
+    untied = tied_in_config is False and has_lm_head
+    if untied and scaled:
+        raise UserError("config.json asks for an untied output scaled by d_model^-0.5, which xling does not have")
+    heads = int(_get(hc, "num_heads"))
+    return dict(
+        emb_dim=int(_get(hc, "d_model")), num_heads=heads, num_decoder_heads=0, head_dim=int(_get(hc, "d_kv")),
+        num_layers=int(_get(hc, "num_layers")), num_decoder_layers=int(hc.get("num_decoder_layers") or 0),
+        mlp_dim=int(_get(hc, "d_ff")), decoder_mlp_dim=0, dropout_rate=float(hc.get("dropout_rate", 0.1)),
+        attention_dropout_rate=float(hc.get("dropout_rate", 0.1)), activation_dropout_rate=-1.0, pre_ln=True,
+        norm="rms", use_bias=False, scale_attention=False, mlp_gated=len(parts) == 2, activation=ACTIVATIONS[act],
+        positions="relative", relative_buckets=int(hc.get("relative_attention_num_buckets", 32)),
+        relative_max_distance=int(hc.get("relative_attention_max_distance", 128)),
+        relative_per_layer=hc["model_type"] == "umt5", position_offset=0, max_len=512, embedding_norm=False,
+        layer_norm_eps=float(hc.get("layer_norm_epsilon", 1e-6)), scale_embeddings=False, share_embeddings=True,
+        output_projection="separate" if untied else "tied", tied_logits_scale="auto" if scaled else "none",
+        final_logits_bias=False, pad_id=int(hc.get("pad_token_id", 0)), eos_id=int(hc.get("eos_token_id", 1)),
+        decoder_start_id=int(hc.get("decoder_start_token_id", 0)), num_languages=0)
+
+
+def model_options(hc: dict, convention: str, has_lm_head: bool = False) -> dict:
+    """xling `config.model` keys for a config.json (UserError where xling differs)."""
+    if hc["model_type"] in hf_vocab.T5_TYPES:
+        return t5_options(hc, has_lm_head)
     mbart = hc["model_type"] == "mbart"
     act = _get(hc, "activation_function", "gelu" if mbart else "relu")
     if act not in ACTIVATIONS:
@@ -139,6 +173,17 @@ def model_options(hc: dict, convention: str) -> dict:
 def hf_config_of(cfg, base: dict, vocab_size: int) -> dict:
     """config.json for an export: the imported model's own (hf_config.json), with xling's sizes."""
     out = dict(base)
+    out.pop("torch_dtype", None)
+    if cfg.positions == "relative":  # the T5 family
+        out.update(d_model=cfg.emb_dim, d_kv=cfg.head_dim or cfg.emb_dim // cfg.num_heads, d_ff=cfg.mlp_dim,
+                   num_layers=cfg.num_layers, num_decoder_layers=cfg.decoder_layers, num_heads=cfg.num_heads,
+                   relative_attention_num_buckets=cfg.relative_buckets,
+                   relative_attention_max_distance=cfg.relative_max_distance, vocab_size=vocab_size,
+                   tie_word_embeddings=cfg.tied_output,
+                   scale_decoder_outputs=cfg.tied_output and cfg.tied_logits_scale == "auto",
+                   layer_norm_epsilon=cfg.layer_norm_eps, dropout_rate=cfg.dropout_rate, pad_token_id=cfg.pad_id,
+                   eos_token_id=cfg.eos_id, decoder_start_token_id=cfg.decoder_start_id, dtype="float32")
+        return out
     out.update(d_model=cfg.emb_dim, encoder_layers=cfg.num_layers, decoder_layers=cfg.decoder_layers,
                encoder_attention_heads=cfg.num_heads, decoder_attention_heads=cfg.decoder_heads,
                encoder_ffn_dim=cfg.mlp_dim, decoder_ffn_dim=cfg.decoder_mlp, vocab_size=vocab_size,
@@ -266,15 +311,25 @@ def _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, s
     tok_dir = hf_vocab.with_tokenizer_json(hf_dir, tok_config, scratch)
     vocab_size = int(_get(hc, "vocab_size"))
     vocab_info = hf_vocab.describe(tok_dir, hc["model_type"], vocab_size, language_map)
+    ckpt = Checkpoint(hf_dir)
+    if hc["model_type"] in hf_vocab.T5_TYPES and (
+            "T5EncoderModel" in (hc.get("architectures") or []) or not any(n.startswith("decoder.") for n in ckpt.names())):
+        raise UserError(f"{hf_dir} holds an encoder-only T5 (T5EncoderModel): xling imports encoder-decoders; "
+                        "use the full checkpoint (T5ForConditionalGeneration)")
     config = get_config()
-    config.model.update(model_options(hc, convention))
+    config.model.update(model_options(hc, convention, "lm_head.weight" in ckpt.names()))
     config.model.param_dtype = param_dtype
     config.tokenizer.vocab_size = vocab_size
     config.data.mixture = ()
+    if hc["model_type"] in hf_vocab.T5_TYPES:
+        # Original T5 was trained with this prefix; mT5/umT5/ByT5 users fine-tune with their own.
+        config.data.task_prefix = T5_TASK_PREFIX if hc["model_type"] == "t5" and convention == "t5" else ""
+        config.tokenizer.sentinels = sum(1 for t in vocab_info["special_tokens"] if t.startswith("<extra_id_"))
     fine_tuning_defaults(config)
     for key in ("model", "tokenizer"):
         if any(k.startswith(f"{key}.") for k in overrides or {}):
-            raise UserError(f"--config.{key}.* cannot change an imported model; set the other sections")
+            raise UserError(f"--config.{key}.* cannot change an imported model; set the other sections (e.g. "
+                            "--config.data.task_prefix)")
     loading.apply_overrides(config, overrides or {})
     validate.validate(config)
 
@@ -282,7 +337,6 @@ def _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, s
     dummy = np.zeros((1, 8), np.int32)
     abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), dummy, dummy)["params"])
     abstract_flat = traverse_util.flatten_dict(abstract, sep="/")
-    ckpt = Checkpoint(hf_dir)
     layout = seq2seq_weights.layout_of(model.cfg)
     weight_plan = plan(ckpt, layout, abstract_flat, hf_dir)
     mesh = mesh_lib.make_mesh(config.mesh)

@@ -23,9 +23,21 @@ TEXTS = ["the king said to his people", "and the people went to the city", "in t
 FAMILIES = {"nllb": ("m2m_100", "NllbTokenizer", ("eng_Latn", "spa_Latn")),
             "m2m100": ("m2m_100", "M2M100Tokenizer", ("en", "es")),
             "mbart50": ("mbart", "MBart50Tokenizer", ("en_XX", "es_XX")),
-            "mbart": ("mbart", "MBartTokenizer", ("en_XX", "es_XX"))}
+            "mbart": ("mbart", "MBartTokenizer", ("en_XX", "es_XX")),
+            # The T5 family names languages in its text (no codes): original T5 (ReLU, tied output scaled
+            # by d_model^-0.5), T5 v1.1 and mT5 (gated GELU, untied), umT5 (a relative table per layer),
+            # ByT5 (bytes, no vocabulary).
+            "t5": ("t5", "T5Tokenizer", ("en", "es")),
+            "t5v1_1": ("t5", "T5Tokenizer", ("en", "es")),
+            "mt5": ("mt5", "T5Tokenizer", ("en", "es")),
+            "umt5": ("umt5", "T5Tokenizer", ("en", "es")),
+            "byt5": ("t5", "ByT5Tokenizer", ("en", "es"))}
 SHAPES = dict(d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4, decoder_attention_heads=2,
               encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=128)
+# heads x d_kv (48) != d_model; small relative tables so that short texts reach the logarithmic buckets.
+T5_SHAPES = dict(d_model=32, d_kv=12, num_heads=4, d_ff=64, num_layers=2, num_decoder_layers=3,
+                 relative_attention_num_buckets=16, relative_attention_max_distance=20)
+T5_EXTRA_IDS = 10  # sentinels <extra_id_0..9> at the end of the vocabulary
 
 
 def _transformers():
@@ -49,6 +61,16 @@ def spm_bpe(vocab_size: int = 160, texts=TEXTS) -> bytes:
     return model.getvalue()
 
 
+def spm_t5(vocab_size: int = 160, texts=TEXTS) -> bytes:
+    """A sentencepiece unigram model with T5's ids (<pad> 0, </s> 1, <unk> 2, no <s>)."""
+    import sentencepiece as spm
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(list(texts) * 5), model_writer=model,
+                                   vocab_size=vocab_size, model_type="unigram", hard_vocab_limit=False, minloglevel=2,
+                                   num_threads=1, character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    return model.getvalue()
+
+
 def make_tokenizer(family: str, directory: str, proto: bytes):
     """The family's Transformers tokenizer over `proto`, saved into `directory` (and returned)."""
     import sentencepiece as spm
@@ -57,10 +79,17 @@ def make_tokenizer(family: str, directory: str, proto: bytes):
     # The tokenizers-backed class where there is one: Transformers v5's only class (the names are
     # aliases there); under v4 the one that saves tokenizer.json, which xling reads.
     cls = getattr(transformers, cls_name + "Fast", None) or getattr(transformers, cls_name)
+    if family == "byt5":
+        tok = transformers.ByT5Tokenizer(extra_ids=T5_EXTRA_IDS)
+        tok.save_pretrained(directory)
+        return tok
     with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "sentencepiece.bpe.model"), "wb") as f:
+        with open(os.path.join(tmp, "spiece.model" if FAMILIES[family][1] == "T5Tokenizer"
+                               else "sentencepiece.bpe.model"), "wb") as f:
             f.write(proto)
-        if family == "m2m100":  # vocab.json: fairseq's four specials, then the pieces
+        if FAMILIES[family][1] == "T5Tokenizer":
+            tok = cls.from_pretrained(tmp, extra_ids=T5_EXTRA_IDS)
+        elif family == "m2m100":  # vocab.json: fairseq's four specials, then the pieces
             sp = spm.SentencePieceProcessor(model_proto=proto)
             vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
             for i in range(3, sp.get_piece_size()):
@@ -82,6 +111,12 @@ def model_config(family: str, vocab_size: int, **overrides):
     """The family's Transformers config at SHAPES (`overrides`: any config field)."""
     transformers = _transformers()
     model_type = FAMILIES[family][0]
+    if model_type in ("t5", "mt5", "umt5"):
+        t5 = dict(vocab_size=vocab_size, dropout_rate=0.1, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+                  feed_forward_proj="relu" if family == "t5" else "gated-gelu", **T5_SHAPES)
+        t5.update(overrides)
+        return {"t5": transformers.T5Config, "mt5": transformers.MT5Config, "umt5": transformers.UMT5Config}[
+            model_type](**t5)
     common = dict(vocab_size=vocab_size, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
                   dropout=0.1, attention_dropout=0.0, activation_dropout=0.0, **SHAPES)
     common.update(overrides)
@@ -113,7 +148,8 @@ def make_random(family: str, directory: str, seed: int = 0, extra_rows: int = 3,
         raise ValueError(f"family {family!r}: one of {', '.join(FAMILIES)}")
     transformers = _transformers()
     os.makedirs(directory, exist_ok=True)
-    proto = spm_bpe()
+    t5 = FAMILIES[family][0] in ("t5", "mt5", "umt5")
+    proto = spm_t5() if t5 else spm_bpe()
     tok = make_tokenizer(family, directory, proto)
     if keep_spm:
         with open(os.path.join(directory, "sentencepiece.bpe.model"), "wb") as f:
@@ -122,9 +158,14 @@ def make_random(family: str, directory: str, seed: int = 0, extra_rows: int = 3,
     if family == "m2m100":  # M2M100Tokenizer's vocabulary leaves out its language codes and made-up words
         ids = len(tok.encoder) + len(tok.lang_code_to_id) + tok.num_madeup_words
     config = model_config(family, ids + extra_rows, **config_overrides)
-    cls = (transformers.M2M100ForConditionalGeneration if FAMILIES[family][0] == "m2m_100"
-           else transformers.MBartForConditionalGeneration)
-    model = randomize(cls(config).eval(), seed)
+    cls = {"m2m_100": transformers.M2M100ForConditionalGeneration, "mbart": transformers.MBartForConditionalGeneration,
+           "t5": transformers.T5ForConditionalGeneration, "mt5": transformers.MT5ForConditionalGeneration,
+           "umt5": transformers.UMT5ForConditionalGeneration}[FAMILIES[family][0]]
+    import torch
+    torch.manual_seed(seed)  # Transformers' own initialisation too: the same seed, the same model
+    # T5's attention is not scaled and its init is wide (embeddings std 1): less noise keeps its logits in
+    # the range trained models have, where float32 rounding stays far below the 1e-4 compared.
+    model = randomize(cls(config).eval(), seed, scale=0.05 if t5 else 0.3)
     bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar for a file of a few KB
     try:
@@ -132,4 +173,25 @@ def make_random(family: str, directory: str, seed: int = 0, extra_rows: int = 3,
     finally:
         if bars:
             transformers.utils.logging.enable_progress_bar()
+    if t5 and family != "t5":  # T5 v1.1, mT5, umT5, ByT5: an output projection of their own
+        model = _untie(cls, directory, seed)
     return model, tok
+
+
+def _untie(cls, directory: str, seed: int):
+    """The saved T5-family model with an lm_head of its own (Transformers v5 ties it to the shared
+    embedding when it builds one, and unties it when a checkpoint holds both): the checkpoint gets a
+    random lm_head.weight and a config that says so, and the model is loaded back from it."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(directory, "model.safetensors")
+    weights = load_file(path)
+    torch.manual_seed(seed + 1000)
+    weights["lm_head.weight"] = torch.randn_like(weights["shared.weight"]) * 0.3
+    save_file(weights, path, metadata={"format": "pt"})
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    config.update(tie_word_embeddings=False, scale_decoder_outputs=False)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    return cls.from_pretrained(directory).eval()

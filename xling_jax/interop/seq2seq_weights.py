@@ -1,8 +1,10 @@
-"""Weight names of Transformers' BART-family encoder-decoders (Marian, M2M100/NLLB, mBART) <-> xling's
-flat param paths ("encoder_0/self_attention/query/kernel").
+"""Weight names of Transformers' encoder-decoders <-> xling's flat param paths
+("encoder_0/self_attention/query/kernel"): the BART family (Marian, M2M100/NLLB, mBART) and the T5
+family (T5, T5 v1.1, mT5, umT5, ByT5).
 
-The three families share their layer modules (`self_attn.q_proj`, `fc1`, `final_layer_norm`, ...);
-they differ in what surrounds the layers, which `Layout` lists. torch `Linear` weights are
+The BART family shares its layer modules (`self_attn.q_proj`, `fc1`, `final_layer_norm`, ...) and
+differs in what surrounds the layers, which `Layout` lists; the T5 family has its own names
+(`block.N.layer.M`, `SelfAttention.q`, `DenseReluDense.wi`) and no biases. torch `Linear` weights are
 (out, in); xling kernels are (in, out), with attention's split into heads: query/key/value
 (D, H, K), out (H, K, D). Every mapping is a `Param`: an xling path, the Transformers name and how
 one becomes the other, so a loader can check names and shapes before reading any data.
@@ -39,12 +41,16 @@ class Layout:
     embedding_norm: bool = False  # mBART's layernorm_embedding
     learned_positions: bool = False  # mBART's embed_positions tables
     final_logits_bias: bool = False
+    t5: bool = False  # the T5 family's names (then `gated` and `relative_per_layer` apply)
+    gated: bool = False  # DenseReluDense.wi_0/wi_1 rather than wi
+    relative_per_layer: bool = False  # umT5: a relative_attention_bias in every layer, not only the first
 
 
 def layout_of(cfg) -> Layout:
     return Layout(cfg.num_layers, cfg.decoder_layers, cfg.num_heads, cfg.decoder_heads, cfg.share_embeddings,
                   cfg.tied_output, final_norms=cfg.pre_ln, embedding_norm=cfg.embedding_norm,
-                  learned_positions=cfg.positions == "learned", final_logits_bias=cfg.final_logits_bias)
+                  learned_positions=cfg.positions == "learned", final_logits_bias=cfg.final_logits_bias,
+                  t5=cfg.positions == "relative", gated=cfg.mlp_gated, relative_per_layer=cfg.relative_per_layer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +90,10 @@ class Param:
 
 
 def params(layout: Layout) -> Iterator[Param]:
-    """Every xling param of a BART-family model with its Transformers name."""
+    """Every xling param of the model with its Transformers name."""
+    if layout.t5:
+        yield from t5_params(layout)
+        return
     for prefix, side, n, heads, modules in (
             ("model.encoder.layers", "encoder", layout.encoder_layers, layout.encoder_heads, ENCODER_LAYER),
             ("model.decoder.layers", "decoder", layout.decoder_layers, layout.decoder_heads, DECODER_LAYER)):
@@ -124,12 +133,48 @@ def params(layout: Layout) -> Iterator[Param]:
         yield Param("final_logits_bias", "final_logits_bias", "row")
 
 
+def t5_params(layout: Layout) -> Iterator[Param]:
+    """The T5 family: block.N.layer.0 self-attention, (decoder) layer.1 cross-attention, then the MLP,
+    each with an RMS norm before it; relative position tables in the first block of each stack (T5,
+    mT5) or in every block (umT5); one shared embedding; lm_head where the output is untied."""
+    mlp = (("wi_0", "Dense_0"), ("wi_1", "Dense_1"), ("wo", "Dense_2")) if layout.gated else (
+        ("wi", "Dense_0"), ("wo", "Dense_1"))
+    for side, n, heads in (("encoder", layout.encoder_layers, layout.encoder_heads),
+                           ("decoder", layout.decoder_layers, layout.decoder_heads)):
+        blocks = [("SelfAttention", "self_attention", "attention_block" if side == "encoder" else
+                   "self_attention_block")]
+        if side == "decoder":
+            blocks.append(("EncDecAttention", "cross_attention", "cross_attention_block"))
+        for i in range(n):
+            hf, x = f"{side}.block.{i}.layer", f"{side}_{i}"
+            for j, (hf_att, x_att, x_block) in enumerate(blocks):
+                for proj, x_proj in (("q", "query"), ("k", "key"), ("v", "value")):
+                    yield Param(f"{x}/{x_att}/{x_proj}/kernel", f"{hf}.{j}.{hf_att}.{proj}.weight", "qkv", heads)
+                yield Param(f"{x}/{x_att}/out/kernel", f"{hf}.{j}.{hf_att}.o.weight", "out", heads)
+                yield Param(f"{x}/{x_block}/RMSNorm_0/scale", f"{hf}.{j}.layer_norm.weight")
+            if layout.relative_per_layer:
+                yield Param(f"{x}/relative_bias/embedding", f"{hf}.0.SelfAttention.relative_attention_bias.weight")
+            j = len(blocks)
+            for hf_w, x_w in mlp:
+                yield Param(f"{x}/mlp/{x_w}/kernel", f"{hf}.{j}.DenseReluDense.{hf_w}.weight", "linear")
+            yield Param(f"{x}/mlp_block/RMSNorm_0/scale", f"{hf}.{j}.layer_norm.weight")
+        if not layout.relative_per_layer:
+            yield Param(f"{side}_relative_bias/embedding",
+                        f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
+        yield Param(f"{side}_norm/scale", f"{side}.final_layer_norm.weight")
+    yield Param("embedding/embedding", "shared.weight")
+    if not layout.tied:
+        yield Param("output_projection/kernel", "lm_head.weight", "linear")
+
+
 # Where a checkpoint may keep a tensor under another name than `params` gives: the shared embedding
 # under either side's embed_tokens, and names without the "model." prefix (saved from the bare model).
 def aliases(name: str) -> list[str]:
     out = [name]
     if name == "model.shared.weight":
         out += ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"]
+    elif name == "shared.weight":  # T5
+        out += ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
     elif name.endswith(".embed_tokens.weight"):  # untied sides that a checkpoint stored once, as shared
         out += ["model.shared.weight"]
     return out + [n[len("model."):] for n in out if n.startswith("model.")]

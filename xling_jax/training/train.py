@@ -32,7 +32,7 @@ def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokeni
         sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files,
                                              config.data.train_pairs)
         train_tokenizer(config, workdir, sentences, languages)
-    return tokenizer_lib.load(workdir)
+    return tokenizer_lib.load(workdir, config.data.task_prefix)
 
 
 def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> None:
