@@ -291,18 +291,27 @@ def import_fails(source, workdir, capsys, *words, extra=()):
                                                  if ".importing-" in f]  # nothing written
 
 
-def test_bad_folders_are_one_line_errors_and_write_nothing(nllb_dir, tmp_path, capsys):
+def test_bad_folders_are_one_line_errors_and_write_nothing(nllb_dir, mt5_dir, tmp_path, capsys):
     wd = str(tmp_path / "runs" / "w")
     os.makedirs(os.path.dirname(wd))
     import_fails(str(tmp_path), wd, capsys, "config.json")
     import_fails(hf_models.copy_without(nllb_dir, str(tmp_path / "no_tok"), "tokenizer.json"), wd, capsys,
                  "tokenizer.json")
-    for model_type, word in (("nllb_moe", "mixture-of-experts"), ("t5", "T5"), ("whisper", "whisper")):
+    for model_type, word in (("nllb_moe", "mixture-of-experts"), ("longt5", "LongT5"), ("whisper", "whisper")):
         other = hf_models.copy_without(nllb_dir, str(tmp_path / model_type))
         config = json.load(open(os.path.join(other, "config.json")))
         config["model_type"] = model_type
         json.dump(config, open(os.path.join(other, "config.json"), "w"))
         import_fails(other, wd, capsys, word, "m2m_100")
+    # T5 variants xling does not implement, and an encoder-only T5.
+    t5 = hf_models.copy_without(mt5_dir, str(tmp_path / "t5_proj"))
+    config = json.load(open(os.path.join(t5, "config.json")))
+    config["feed_forward_proj"] = "gated-mish"
+    json.dump(config, open(os.path.join(t5, "config.json"), "w"))
+    import_fails(t5, wd, capsys, "feed_forward_proj", "gated-mish")
+    config.update(feed_forward_proj="gated-gelu", architectures=["T5EncoderModel"])
+    json.dump(config, open(os.path.join(t5, "config.json"), "w"))
+    import_fails(t5, wd, capsys, "T5EncoderModel")
     # Weights that do not match the config.
     other = hf_models.copy_without(nllb_dir, str(tmp_path / "wide"))
     config = json.load(open(os.path.join(other, "config.json")))
@@ -400,3 +409,41 @@ print(json.dumps([len(jax.devices()), [s.data.shape for s in emb.addressable_sha
     assert out.returncode == 0, out.stderr[-2000:]
     devices, shard_shapes, (rows, width) = json.loads(out.stdout.splitlines()[-1])
     assert devices == 8 and shard_shapes == [[rows, width // 8]] * 8  # "embed=fsdp": the width split 8 ways
+
+
+@pytest.fixture(scope="module")
+def mt5_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mt5")
+    hf_models.make("mt5", str(root / "hf"))
+    return str(root / "hf")
+
+
+def test_continue_t5_pretraining_on_an_imported_mt5(bible_data_dir, mt5_dir, tmp_path):
+    """T5 span corruption mixed with translation trains an imported mT5 with its own sentinels."""
+    workdir = str(tmp_path / "w")
+    import_hf(mt5_dir, workdir)
+    assert cli("train", "--config", os.path.join(workdir, "config.py"), "--workdir", workdir,
+               "--config.data.directions=en-es", "--config.tasks=t5:1,translation:1",
+               "--config.objective.t5_sentinels=10", "--config.train.steps=4", "--config.train.batch_size=4",
+               "--config.log_every=2", "--config.eval_every=4", "--config.eval_batches=1", "--config.eval_bleu=false",
+               "--config.data.max_len=64", "--config.train.learning_rate=1e-3") == 0
+    rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl")) if '"nll/t5"' in l]
+    assert rows and all(np.isfinite([r["nll/t5"], r["nll/translation"]]).all() for r in rows)
+    # The task's sentinels are the model's own <extra_id_N>, the last ids of its vocabulary.
+    from xling_jax.data import tokenizer as tokenizer_lib
+    tok = load_run(workdir).tokenizer
+    assert tok.symbol_id(tokenizer_lib.sentinel(0)) == max(tok.symbol_id(tokenizer_lib.sentinel(i)) for i in range(10))
+
+
+def test_classify_starts_from_an_imported_mt5_encoder(tiny_libreoffice_dir, mt5_dir, tmp_path, capsys):
+    workdir, source = str(tmp_path / "cls"), str(tmp_path / "mt5")
+    import_hf(mt5_dir, source)
+    overrides = [f"--config.{k}={v}" for k, v in {
+        "init_from.workdir": source, "data.data_dir": tiny_libreoffice_dir, "classify.max_len": 16,
+        "classify.tag_language": "", "train.steps": 4, "train.batch_size": 8, "log_every": 2, "eval_every": 4,
+        "checkpoint_every": 4, "classify.eval_limit": 8}.items()]
+    assert cli("classify", "--config", os.path.join(source, "config.py"), "--workdir", workdir, *overrides) == 0
+    report = json.load(open(os.path.join(workdir, "init_from.json")))
+    assert any(p.startswith("encoder_relative_bias") for p in report["loaded"])
+    assert not any(p.startswith("decoder") for p in report["loaded"])
+    assert os.path.isfile(os.path.join(workdir, "classify_results.json"))

@@ -130,3 +130,15 @@ def test_objectives_never_lose_text(ids, seed):
     assert fill_sentinels(out["inputs"], out["targets"], set(sentinels)) == ids.tolist()
     if len(ids):
         np.testing.assert_array_equal(xlm.mlm(ids, rng, mask_id=MASK, vocab_size=VOCAB)["targets"], ids)
+
+
+def test_t5_span_corruption_cuts_a_text_too_long_for_its_sentinels():
+    """With 5 sentinels a 400-token text would need 21; it is cut to the longest prefix 5 can number,
+    and every sentinel in the output is one of those given, each span's once, in order."""
+    from xling_jax.objectives.denoising import t5_span_corruption
+    sentinels = [1000, 999, 998, 997, 996]
+    out = t5_span_corruption(np.arange(10, 410), np.random.default_rng(0), sentinel_ids=sentinels)
+    used = [t for t in out["targets"].tolist() if t >= 996]
+    assert used == sentinels[:len(used)] and 2 <= len(used) <= 5
+    kept = [t for t in out["inputs"].tolist() + out["targets"].tolist() if t < 996]
+    assert sorted(kept) == list(range(10, 10 + len(kept))) and len(kept) < 400  # a prefix, each token once

@@ -312,11 +312,18 @@ class HFVocab(Sequences):
         if self.eos_id in ids:
             ids = ids[:ids.index(self.eos_id)]
         ids = [i for i in ids if i not in self._special_ids]
+        if self._pieces is not None:  # as M2M100Tokenizer: an id beyond its vocabulary reads "<unk>"
+            out, run = [], []
+            for i in ids:
+                if i in self._pieces:
+                    run.append(self._pieces[i])
+                else:
+                    out.append(self._sp.decode_pieces(run) + "<unk>")
+                    run = []
+            return ("".join(out) + self._sp.decode_pieces(run)).strip()
         if self.info["backend"] == "bytes":  # as ByT5Tokenizer: bytes that are not UTF-8 are dropped
             return bytes(i - self._offset for i in ids if 0 <= i - self._offset < 256).decode("utf-8", "ignore")
-        if self._pieces is None:
-            return self._tok.decode(ids, skip_special_tokens=True).strip()
-        return self._sp.decode_pieces([self._pieces[i] for i in ids if i in self._pieces]).strip()
+        return self._tok.decode(ids, skip_special_tokens=True).strip()
 
 
 # ---------------------------------------------------------------------------------------------

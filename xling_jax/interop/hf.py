@@ -312,8 +312,9 @@ def _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, s
     vocab_size = int(_get(hc, "vocab_size"))
     vocab_info = hf_vocab.describe(tok_dir, hc["model_type"], vocab_size, language_map)
     ckpt = Checkpoint(hf_dir)
-    if hc["model_type"] in hf_vocab.T5_TYPES and (
-            "T5EncoderModel" in (hc.get("architectures") or []) or not any(n.startswith("decoder.") for n in ckpt.names())):
+    names = ckpt.names()
+    if hc["model_type"] in hf_vocab.T5_TYPES and ("T5EncoderModel" in (hc.get("architectures") or []) or (
+            any(n.startswith("encoder.block.") for n in names) and not any(n.startswith("decoder.") for n in names))):
         raise UserError(f"{hf_dir} holds an encoder-only T5 (T5EncoderModel): xling imports encoder-decoders; "
                         "use the full checkpoint (T5ForConditionalGeneration)")
     config = get_config()

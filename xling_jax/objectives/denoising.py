@@ -66,6 +66,12 @@ def mbart(ids, rng: np.random.Generator, *, mask_id: int, sentence_end=None, rat
     return {"inputs": inputs, "targets": ids}
 
 
+def _num_spans(length: int, noise_density: float, mean_span: float) -> int:
+    """How many noise spans random_spans_noise_mask makes in a text of `length` tokens (length >= 2)."""
+    num_noise = min(max(int(round(length * noise_density)), 1), length - 1)
+    return min(max(int(round(num_noise / mean_span)), 1), num_noise, length - num_noise)
+
+
 def random_spans_noise_mask(length: int, rng: np.random.Generator, noise_density: float = 0.15,
                             mean_span: float = 3.0) -> np.ndarray:
     """T5's noise mask: round(density * length) noise tokens in round(noise / mean_span) spans,
@@ -73,8 +79,7 @@ def random_spans_noise_mask(length: int, rng: np.random.Generator, noise_density
     if length < 2:
         return np.zeros(length, bool)
     num_noise = min(max(int(round(length * noise_density)), 1), length - 1)
-    num_spans = max(int(round(num_noise / mean_span)), 1)
-    num_spans = min(num_spans, num_noise, length - num_noise)
+    num_spans = _num_spans(length, noise_density, mean_span)
 
     def partition(total, parts):
         # `parts` positive lengths summing to `total`: cut points drawn without replacement.
@@ -94,8 +99,14 @@ def random_spans_noise_mask(length: int, rng: np.random.Generator, noise_density
 def t5_span_corruption(ids, rng: np.random.Generator, *, sentinel_ids, noise_density: float = 0.15,
                        mean_span: float = 3.0) -> dict:
     """T5 span corruption: each noise span of the input becomes sentinel i; the target lists
-    sentinel i followed by the span's tokens, for every span, then a final sentinel."""
+    sentinel i followed by the span's tokens, for every span, then a final sentinel.
+
+    A text too long for the sentinels there are (its spans plus one) is cut to the longest prefix
+    they can number, as T5 cuts its inputs to a fixed length before corrupting them (an imported
+    model's vocabulary may hold few sentinels)."""
     ids = np.asarray(ids, np.int32)
+    while len(ids) > 1 and _num_spans(len(ids), noise_density, mean_span) + 1 > len(sentinel_ids):
+        ids = ids[:max(1, int(len(ids) * 0.9))]
     mask = random_spans_noise_mask(len(ids), rng, noise_density, mean_span)
     starts = mask & ~np.concatenate([[False], mask[:-1]])
     num_spans = int(starts.sum())
