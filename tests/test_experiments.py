@@ -3,7 +3,6 @@ import json
 import os
 import shutil
 
-import pytest
 
 from conftest import TINY_CONFIG
 from xling_jax.cli.main import main

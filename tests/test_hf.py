@@ -27,7 +27,6 @@ from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.load import load_run
 from xling_jax.decoding.sampling import greedy
 from xling_jax.decoding.score import Scorer
-from xling_jax.errors import UserError
 from xling_jax.interop.hf import export_hf, import_hf
 
 SOURCES = ["the king went to the city", "the light", "and the people said to the king of the day"]

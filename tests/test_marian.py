@@ -21,7 +21,7 @@ pytest.importorskip("safetensors")
 
 from xling_jax.cli.main import main
 from xling_jax.configs.default import get_config
-from xling_jax.data import marian_vocab, tokenizer as tokenizer_lib
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.sampling import greedy
 from xling_jax.decoding.load import load_run

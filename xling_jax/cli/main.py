@@ -337,8 +337,13 @@ def cmd_translate(args) -> None:
         text = "".join(f"{i} ||| {one_line(h)} ||| {s:.4f}\n" for i, hyps in enumerate(outputs) for h, s in hyps)
     else:
         text = "".join(one_line(hyps[0][0]) + "\n" for hyps in outputs)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
+    _write_output(args.output, text)
+
+
+def _write_output(path: str | None, text: str) -> None:
+    """`text` into the --output file, or to stdout."""
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
             f.write(text)
     else:
         sys.stdout.write(text)
@@ -373,12 +378,7 @@ def cmd_score(args) -> None:
     else:
         scores = scorer.score(pairs, args.tgt, args.src, _warn)
     text = "".join(f"{s:.6f}\n" if s == s else "nan\n" for s in scores)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    _write_output(args.output, text)
 
 
 def cmd_backtranslate(args) -> None:

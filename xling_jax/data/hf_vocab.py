@@ -13,13 +13,13 @@ both sides and start decoding from `</s>` with the target code forced first; NLL
 puts the source code last; mBART-25 writes `text </s> [code]` and starts decoding from the target
 code itself (its `shift_tokens_right` wraps the last token around).
 """
-import json
 import os
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from xling_jax.data.marian_vocab import read_json
 from xling_jax.data.tokenizer import Sequences
 from xling_jax.errors import UserError
 
@@ -61,14 +61,6 @@ M2M100_LANGUAGES = {
 
 def exists(directory: str) -> bool:
     return os.path.isfile(os.path.join(directory, FILENAME))
-
-
-def read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
 
 
 def convention_of(hf_dir: str, model_type: str, tok_config: dict) -> str:

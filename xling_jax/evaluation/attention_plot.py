@@ -8,7 +8,6 @@ import os
 import warnings
 from collections.abc import Sequence
 
-import numpy as np
 
 from xling_jax.errors import UserError
 
