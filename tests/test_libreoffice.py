@@ -227,12 +227,9 @@ def test_missing_apt_get_and_dpkg_are_user_errors(monkeypatch, tmp_path):
 def libreoffice_dir():
     """DATA_DIR/libreoffice_help/1.0.0, built once (about a minute) unless already there."""
     from xling_jax.data import registry
-    data_dir = registry.resolve_data_dir()
-    path = os.path.join(data_dir, 'libreoffice_help', '1.0.0')
-    if not os.path.exists(os.path.join(path, 'dataset_info.json')):
-        from xling_jax.data.libreoffice.builder import build
-        build(data_dir)
-    return path
+    # Through the registry's build lock: another process (a test worker, a training run) may be
+    # building the same dataset, and two unlocked builds delete each other's files.
+    return os.path.join(registry.ensure_built('libreoffice_help'), 'libreoffice_help', '1.0.0')
 
 
 @pytest.fixture(scope='module')
