@@ -54,3 +54,17 @@ def test_low_resource_scratch_vs_pretrained(tmp_path, tiny_tokenizer, capsys):
     compare = result["directions"]["en-es"]["compare"]
     assert set(result["directions"]) == {"en-es"} and 0 <= compare["bleu"]["p_value"] <= 1
     assert {"this", "other", "difference", "p_value"} <= set(compare["chrf"])
+
+
+def test_low_resource_t5_configs_share_the_model():
+    """experiments/lowres_t5_*.py: the fine-tuning runs have the pretraining run's T5 v1.1-shaped model (what
+    init_from needs) with their own dropout, and the pretraining vocabulary has the task's sentinels."""
+    pre = load_config_file(os.path.join(ROOT, "experiments", "lowres_t5_pretrain.py"))
+    fine = load_config_file(os.path.join(ROOT, "experiments", "lowres_t5_en_es.py"))
+    assert pre.tasks == ("t5:1",) and pre.objective.t5_sentinels <= pre.tokenizer.sentinels
+    assert (pre.model.norm, pre.model.positions, pre.model.mlp_gated, pre.model.scale_attention) == (
+        "rms", "relative", True, False)
+    dropout = ("dropout_rate", "attention_dropout_rate")
+    strip = lambda m: {k: v for k, v in m.to_dict().items() if k not in dropout}
+    assert strip(fine.model) == strip(pre.model) and fine.model.dropout_rate == 0.3
+    assert fine.data.train_pairs == 2000 and fine.data.directions == ("en-es",) and fine.init_from.workdir == ""

@@ -147,6 +147,21 @@ def test_relative_tables_per_stack_or_per_layer():
     assert set(shared["encoder_0"]["mlp"]) == {"Dense_0", "Dense_1", "Dense_2"}  # gated
 
 
+def test_unscaled_attention_starts_like_scaled_attention():
+    """T5's unscaled attention (scale_attention=False) trained from scratch starts with 1/sqrt(head_dim) in the
+    query's initial weights, as T5 initialises it: from the same seed, the same model as scaled attention
+    (not attention logits with head_dim times the variance, near one-hot from the first step)."""
+    kw = dict(T5, head_dim=16)
+    unscaled, scaled = tiny(**kw), tiny(**dict(kw, scale_attention=True))
+    p_unscaled, p_scaled = init(unscaled), init(scaled)
+    q = lambda p: np.asarray(p["encoder_0"]["self_attention"]["query"]["kernel"])
+    np.testing.assert_allclose(q(p_unscaled), q(p_scaled) / 4.0, rtol=1e-6)
+    k = lambda p: np.asarray(p["decoder_0"]["cross_attention"]["key"]["kernel"])
+    np.testing.assert_array_equal(k(p_unscaled), k(p_scaled))  # keys, values and outputs unchanged
+    np.testing.assert_allclose(unscaled.apply({"params": p_unscaled}, SRC, TGT_IN),
+                               scaled.apply({"params": p_scaled}, SRC, TGT_IN), rtol=1e-4, atol=1e-5)
+
+
 def test_encoder_lm_head_is_the_tied_source_embedding():
     model = tiny()
     params = init(model)

@@ -249,11 +249,14 @@ class Attention(nn.Module):
         at every step. `q_pos_BxT`/`kv_pos_BxS`: positions for `position_bias`."""
         d = x_BxTxD.shape[-1]
         k_dim = self.head_dim or d // self.num_heads
-        dense = lambda name: DenseGeneral(
+        dense = lambda name, scale=1.0: DenseGeneral(
             (self.num_heads, k_dim), dtype=self.dtype, name=name, use_bias=self.use_bias,
-            kernel_init=partitioned(nn.initializers.xavier_uniform(), ("embed", "heads", "kv")),
+            kernel_init=partitioned(nn.initializers.variance_scaling(scale, "fan_avg", "uniform"),
+                                    ("embed", "heads", "kv")),
             bias_init=partitioned(nn.initializers.zeros_init(), ("heads", "kv")))
-        q_BxTxHxK = dense("query")(x_BxTxD)
+        # Unscaled attention (T5) starts with the 1/sqrt(head_dim) in the query's initial weights instead, as
+        # T5 initialises it: the same initial logits as scaled attention (not head_dim times their variance).
+        q_BxTxHxK = dense("query", 1.0 if self.scale else 1.0 / k_dim)(x_BxTxD)
         if self.scale:
             q_BxTxHxK /= jnp.sqrt(k_dim).astype(self.dtype)
         if decode or cross_cache:
