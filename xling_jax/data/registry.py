@@ -89,9 +89,15 @@ def _make_data_dir(data_dir: str | None) -> str:
 
 def build(ref: str, data_dir: str | None = None, install: bool = False, options: dict | None = None,
           manual_dir: str | None = None) -> str:
-    """Builds dataset `ref` into the data directory; returns the built dataset's folder."""
-    family, config = split_ref(ref)
+    """Builds dataset `ref` into the data directory (under the dataset's build lock: `xling data build`
+    while a training run builds the same dataset waits for it); returns the built dataset's folder."""
     data_dir = _make_data_dir(data_dir)
+    with _build_lock(data_dir, ref):
+        return _build(ref, data_dir, install, options, manual_dir)
+
+
+def _build(ref: str, data_dir: str, install: bool, options: dict | None, manual_dir: str | None) -> str:
+    family, config = split_ref(ref)
     if family in LOCAL_BUILDERS:
         module = importlib.import_module(LOCAL_BUILDERS[family])
         if family in PARAMETRIC:
@@ -127,7 +133,7 @@ def ensure_built(ref: str, data_dir: str | None = None, options: dict | None = N
     with _build_lock(_make_data_dir(data_dir), ref):
         if not is_built(ref, data_dir):  # another process may have built it while this one waited
             print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
-            build(ref, data_dir, options=options)
+            _build(ref, data_dir, False, options, None)
     return data_dir
 
 
