@@ -448,3 +448,18 @@ def test_classify_starts_from_an_imported_mt5_encoder(tiny_libreoffice_dir, mt5_
     assert any(p.startswith("encoder_relative_bias") for p in report["loaded"])
     assert not any(p.startswith("decoder") for p in report["loaded"])
     assert os.path.isfile(os.path.join(workdir, "classify_results.json"))
+
+
+def test_nllb_legacy_behaviour_puts_the_source_code_last(nllb_dir, tmp_path):
+    """NllbTokenizer(legacy_behaviour=True): sources `text </s> [src_code]`, as Transformers builds them."""
+    legacy = hf_models.copy_without(nllb_dir, str(tmp_path / "legacy"))
+    path = os.path.join(legacy, "tokenizer_config.json")
+    config = json.load(open(path))
+    config["legacy_behaviour"] = True
+    json.dump(config, open(path, "w"))
+    import_hf(legacy, str(tmp_path / "run"))
+    tok = load_run(str(tmp_path / "run")).tokenizer
+    ref = transformers.AutoTokenizer.from_pretrained(legacy, src_lang="eng_Latn")
+    assert tok.convention == "nllb_legacy"
+    assert tok.encode_sources(SOURCES, "en", "es") == ref(SOURCES)["input_ids"]
+    assert tok.encode_sources(SOURCES, "en", "es")[0][-2:] == [tok.eos_id, tok.tag_id("eng_Latn")]
