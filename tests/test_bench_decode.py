@@ -34,7 +34,8 @@ def assert_timed(out, names, sentences=12, length=8):
         e = out["engines"][name]
         assert e["target_tokens"] == sentences * length, name  # forced tokens only: no prefix, no EOS
         assert e["tokens_per_s"] > 0
-    assert set(out["xling_jax_over"]) == set(names) - {"xling_jax"}
+    assert set(out["xling_jax_over"]) == set(out["xling_jax_over_by_cpu_time"]) == set(names) - {"xling_jax"}
+    assert all(out["engines"][n]["cpu_seconds"] > 0 for n in names)
 
 
 def test_engines_agree_and_report_tokens_per_second(tiny_workdir, capsys):

@@ -21,6 +21,7 @@ import functools
 import gc
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -110,17 +111,24 @@ def source_batches(tokenizer, conv: dict, data_dir: str, text_language: str, sen
     return [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)], cut
 
 
-def _timed(fn, batches) -> tuple[float, list]:
-    outputs, start = [], time.perf_counter()
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(fn, batches) -> tuple[dict, list]:
+    """({seconds, cpu_seconds}, outputs): CPU time next to wall time, since on a shared machine other
+    processes' load stretches the wall time of the same work (spinning threads count as CPU time)."""
+    outputs, cpu, start = [], _cpu_seconds(), time.perf_counter()
     for b in batches:
         outputs.extend(fn(b))
-    return time.perf_counter() - start, outputs
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu}, outputs
 
 
-def _result(seconds: float, outputs: list, **extra) -> dict:
+def _result(timing: dict, outputs: list, **extra) -> dict:
     tokens = sum(len(o) for o in outputs)
-    return {"tokens_per_s": round(tokens / seconds, 1), "seconds": round(seconds, 2), "target_tokens": tokens,
-            **extra}
+    return {"tokens_per_s": round(tokens / timing["seconds"], 1), "seconds": round(timing["seconds"], 2),
+            "cpu_seconds": round(timing["cpu_seconds"], 2), "target_tokens": tokens, **extra}
 
 
 def _reason(e: BaseException) -> str:
@@ -150,8 +158,8 @@ def run_xling(model, params, batches, conv: dict, beam: int, length: int, batch_
     for b in shapes.values():
         translate(b)
     compile_s = time.perf_counter() - begin
-    seconds, outputs = _timed(translate, batches)
-    return _result(seconds, outputs, warmup_s=round(compile_s, 1), shapes_compiled=len(shapes)), outputs
+    timing, outputs = _timed(translate, batches)
+    return _result(timing, outputs, warmup_s=round(compile_s, 1), shapes_compiled=len(shapes)), outputs
 
 
 def run_transformers(hf_dir, batches, conv: dict, pad: int, eos: int, beam: int, length: int, threads: int):
@@ -180,11 +188,11 @@ def run_transformers(hf_dir, batches, conv: dict, pad: int, eos: int, beam: int,
 
     try:
         translate(batches[0])  # warm-up
-        seconds, outputs = _timed(translate, batches)
+        timing, outputs = _timed(translate, batches)
     finally:
         del model
         gc.collect()
-    return _result(seconds, outputs, version=transformers.__version__, device=device), outputs
+    return _result(timing, outputs, version=transformers.__version__, device=device), outputs
 
 
 def ct2_vocabulary(ct2_dir: str) -> tuple[list[str], list[str]]:
@@ -251,9 +259,9 @@ def run_ctranslate2(ct2_dir, batches, conv: dict, pad: int, eos: int, beam: int,
                 for r in results]
 
     translate(batches[0])
-    seconds, outputs = _timed(translate, batches)
+    timing, outputs = _timed(translate, batches)
     del translator
-    return _result(seconds, outputs, version=ctranslate2.__version__, device=device,
+    return _result(timing, outputs, version=ctranslate2.__version__, device=device,
                    compute_type=compute_type), outputs
 
 
@@ -324,6 +332,7 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
     threads = threads or len(os.sched_getaffinity(0))
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])  # every engine on the same cores
     data_dir = mixture.ensure_built(get_config().data)
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         if workdir is None:
             shape = shape or DEFAULT_SHAPE
@@ -389,6 +398,10 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
             engines_out[name] = result
         out["xling_jax_over"] = {name: round(xling["tokens_per_s"] / r["tokens_per_s"], 2)
                                  for name, (r, _) in others.items()}
+        # The same tokens for less CPU time: the ratio that other processes' load disturbs least.
+        out["xling_jax_over_by_cpu_time"] = {name: round(r["cpu_seconds"] / xling["cpu_seconds"], 2)
+                                             for name, (r, _) in others.items()}
+        out["load_average_1min"] = {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)}
     return out
 
 
