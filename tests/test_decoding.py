@@ -113,13 +113,13 @@ def test_beam_search_stops_early_when_no_live_beam_can_win(monkeypatch):
     """
     import xling_jax.decoding.beam as beam_lib
     model, params, src = tiny(8)
-    real, calls = beam_lib.next_token_logits, []
+    real, calls = beam_lib.decoder_logits, []
 
     def eos_loving(*args, **kwargs):
         calls.append(1)
         logits, cache = real(*args, **kwargs)
         return logits.at[:, EOS].add(1e3), cache
-    monkeypatch.setattr(beam_lib, "next_token_logits", eos_loving)
+    monkeypatch.setattr(beam_lib, "decoder_logits", eos_loving)
     with jax.disable_jit():
         tokens, scores = beam_search(params, src, model=model, beam_size=3, max_len=50, alpha=0.0)
     assert len(calls) == 2

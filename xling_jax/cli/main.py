@@ -179,16 +179,25 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--batches", type=int, default=50, help="pipeline batches to time")
     bdec = bench.add_parser("decode", help="beam-search target tokens/s: xling vs Transformers and CTranslate2 on "
                                            "the same exported weights")
-    bdec.add_argument("--shape", default="cpu-ref", choices=list(SHAPES),
-                      help="reference model shape (a random Marian-architecture model)")
-    bdec.add_argument("--sentences", type=int, default=256, help="Bible test sentences translated (en->es)")
-    bdec.add_argument("--batch_size", type=int, default=None, help="default: the shape's (32 for cpu-ref)")
+    bdec.add_argument("--workdir", default=None,
+                      help="time this run's model (trained, or imported from Marian, NLLB/M2M100, mBART); "
+                           "default: a random model of --shape")
+    bdec.add_argument("--step", type=int, default=None, help="with --workdir: checkpoint step (default: latest)")
+    bdec.add_argument("--src", default="en", help="source language (the model's code or ISO 639; Bible test "
+                                                  "sentences in English, or Spanish for es)")
+    bdec.add_argument("--tgt", default="es", help="target language (the model's code or ISO 639)")
+    bdec.add_argument("--shape", default=None, choices=list(SHAPES),
+                      help="without --workdir: reference model shape (a random Marian-architecture model; "
+                           "default cpu-ref)")
+    bdec.add_argument("--sentences", type=int, default=256, help="Bible test sentences translated")
+    bdec.add_argument("--batch_size", type=int, default=None, help="default: the shape's (32 for cpu-ref and "
+                                                                   "workdirs)")
     bdec.add_argument("--beam", type=int, default=4)
     bdec.add_argument("--length", type=int, default=None, help="forced target tokens (default: the shape's, 64)")
     bdec.add_argument("--threads", type=int, default=None, help="CPU cores for every engine (default: all)")
     bdec.add_argument("--engines", default="xling,transformers,ctranslate2", help="comma-separated")
     bdec.add_argument("--tokenizer_from", default=None, metavar="WORKDIR",
-                      help="reuse WORKDIR's tokenizer.model instead of training one on the Bible")
+                      help="without --workdir: reuse WORKDIR's tokenizer.model instead of training one on the Bible")
     btr = bench.add_parser("train", help="train-step time, tokens/s, FLOPs and MFU of a reference shape "
                                          "(optionally next to PyTorch eager)",
                            epilog="Any config key can be set with --config.KEY=VALUE (after the shape), e.g. "
@@ -255,7 +264,8 @@ def cmd_bench(args, overrides) -> None:
         from xling_jax.bench.decode import bench_decode
         print(json.dumps(bench_decode(args.shape, args.sentences, args.batch_size, args.beam, args.length,
                                       args.threads, tuple(args.engines.split(",")),
-                                      tokenizer_from=args.tokenizer_from), indent=2))
+                                      tokenizer_from=args.tokenizer_from, workdir=args.workdir, src=args.src,
+                                      tgt=args.tgt, step=args.step), indent=2))
         return
     if args.bench_command == "train":
         from xling_jax.bench.train import apply_shape, bench_train

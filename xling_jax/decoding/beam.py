@@ -9,11 +9,33 @@ The candidates of a step are the 2K best extensions of the live beams.
 import jax
 import jax.numpy as jnp
 
-from xling_jax.decoding.sampling import init_cache, next_token_logits, start_ids
+from xling_jax.decoding.sampling import banned, decoder_logits, forced_scores, init_cache, start_ids
 
 
 def length_penalty(length, alpha: float):
     return ((5.0 + length) / 6.0) ** alpha
+
+
+def top_log_probs(logits_BxV, n: int, i, *, cfg, min_len: int = 0, prefix_P=None):
+    """(log-probabilities BxN, token ids BxN): the n best next tokens of each row, with the values and
+    ties (lower id first) of `next_token_logits`' full BxV log-probabilities, which are never written
+    out: log_softmax shifts a row by one constant, so its best tokens are the logits' best. The
+    row's max and log-sum-exp are computed as jax.nn.log_softmax computes them, so the values are
+    the same floats. Banned tokens (pad; EOS before min_len) are dropped from the n + 2 best."""
+    p, v = (0 if prefix_P is None else prefix_P.shape[0]), logits_BxV.shape[-1]
+    n = min(n, v)  # a vocabulary smaller than 2K: every token is a candidate
+    x_max = jnp.max(logits_BxV, axis=-1, initial=-jnp.inf, keepdims=True)
+    shifted_lse = jnp.log(jnp.sum(jnp.exp(logits_BxV - jax.lax.stop_gradient(x_max)), axis=-1, keepdims=True))
+    top, ids = jax.lax.top_k(logits_BxV, min(n + 2, v))
+    top = jnp.where(banned(ids, i, cfg=cfg, min_len=min_len, prefix_len=p), -jnp.inf, top)
+    top, pick = jax.lax.top_k(top, n)
+    ids = jnp.take_along_axis(ids, pick, axis=-1)
+    logp = (top - jax.lax.stop_gradient(x_max)) - shifted_lse
+    if p:  # forced positions: the prefix's token at 0, then -inf ones in id order, as a full row has them
+        f_logp, f_ids = jax.lax.top_k(forced_scores(prefix_P, i, v)[None, :], n)
+        logp = jnp.where(i < p, f_logp, logp)
+        ids = jnp.where(i < p, f_ids, ids)
+    return logp, ids
 
 
 def _take(x_BxNx_, idx_BxM):
@@ -27,7 +49,8 @@ def beam_search(params, src_BxS, limit_B=None, prefix_P=None, start=None, *, mod
     """Returns (tokens BxKxT, scores BxK): the K best finished hypotheses per row, best first.
 
     Tokens after EOS (or after a row's limit) are the pad id. Scores include the length penalty,
-    whose length L counts the tokens after the forced `prefix_P` (see `next_token_logits`).
+    whose length L counts the tokens after the forced `prefix_P` (see `next_token_logits`, whose
+    log-probabilities and rules `top_log_probs` gives for each row's best tokens).
     """
     c, (b, _), k = model.cfg, src_BxS.shape, beam_size
     p = 0 if prefix_P is None else prefix_P.shape[0]
@@ -50,13 +73,15 @@ def beam_search(params, src_BxS, limit_B=None, prefix_P=None, start=None, *, mod
     def step(carry, prime=False):
         i, cache, alive_seq, alive_logp, fin_seq, fin_score, done_B = carry
         last_BK = jnp.where(i == 0, first_BK, alive_seq[:, :, jnp.maximum(i - 1, 0)].reshape(-1))
-        logits_BKxV, cache = next_token_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model,
-                                               min_len=min_len, prime=prime, prefix_P=prefix_P)
-        v = logits_BKxV.shape[-1]
-        logp_BxKxV = logits_BKxV.reshape(b, k, v)  # already log-probabilities
-        # 2K candidates: even if K of them end here, K can stay alive.
-        cand_logp, flat = jax.lax.top_k((alive_logp[:, :, None] + logp_BxKxV).reshape(b, k * v), 2 * k)
-        cand_beam, cand_tok = flat // v, (flat % v).astype(jnp.int32)
+        logits_BKxV, cache = decoder_logits(params, cache, encoded, src_BKxS, last_BK, i, model=model, prime=prime)
+        # 2K candidates: even if K of them end here, K can stay alive. The best 2K extensions of all
+        # beams are among each beam's own best 2K, so only those are scored.
+        logp_BKxN, tok_BKxN = top_log_probs(logits_BKxV, 2 * k, i, cfg=c, min_len=min_len, prefix_P=prefix_P)
+        n = logp_BKxN.shape[-1]
+        cand_logp, flat = jax.lax.top_k((alive_logp[:, :, None] + logp_BKxN.reshape(b, k, n)).reshape(b, k * n),
+                                        2 * k)
+        cand_beam = flat // n
+        cand_tok = jnp.take_along_axis(tok_BKxN.reshape(b, k * n), flat, axis=1).astype(jnp.int32)
         cand_seq = _take(alive_seq, cand_beam).at[:, :, i].set(cand_tok)
         # As in fairseq, Marian and Transformers, EOS ends a hypothesis only from the top K
         # candidates (lower-ranked EOS candidates are dropped), so one beam is greedy search.

@@ -13,6 +13,31 @@ def init_cache(model, src_BxS, max_len: int):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
+def decoder_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model, prime: bool = False):
+    """The model's float32 logits BxV for target position `i` given the previous token, and the new
+    cache (the first step, `prime=True`, also caches the encoder's cross-attention keys and values)."""
+    logits_Bx1xV, mutated = model.apply(
+        {"params": params, "cache": cache}, encoded_BxSxD, src_BxS, last_B[:, None],
+        tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, prime=prime, mutable=["cache"],
+        method=model.decode)
+    return logits_Bx1xV[:, 0].astype(jnp.float32), mutated["cache"]
+
+
+def banned(ids, i, *, cfg, min_len: int = 0, prefix_len: int = 0):
+    """Where `ids` are tokens the rules below never let position `i` predict: pad, and EOS before
+    `min_len` tokens after the prefix."""
+    out = ids == cfg.pad_id
+    if min_len:
+        out |= (ids == cfg.eos_id) & (i + 1 < min_len + prefix_len)
+    return out
+
+
+def forced_scores(prefix_P, i, vocab_size: int):
+    """Log-probabilities V at a forced position i < P: 0 for the prefix's token, -inf elsewhere."""
+    return jnp.where(jnp.arange(vocab_size) == jnp.asarray(prefix_P)[jnp.minimum(i, prefix_P.shape[0] - 1)],
+                     0.0, -jnp.inf)
+
+
 def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model, min_len: int = 0,
                       prime: bool = False, prefix_P=None):
     """Log-probabilities BxV of target position `i` given the previous token (log_softmax of the
@@ -27,20 +52,14 @@ def next_token_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, *, model
     prefix (benchmarks force a fixed output length with it). The first step (`prime=True`) also
     caches the encoder's cross-attention keys and values.
     """
-    logits_Bx1xV, mutated = model.apply(
-        {"params": params, "cache": cache}, encoded_BxSxD, src_BxS, last_B[:, None],
-        tgt_positions=jnp.full((last_B.shape[0], 1), i), decode=True, prime=prime, mutable=["cache"],
-        method=model.decode)
-    logits_BxV = jax.nn.log_softmax(logits_Bx1xV[:, 0].astype(jnp.float32)).at[:, model.cfg.pad_id].set(-jnp.inf)
+    raw_BxV, cache = decoder_logits(params, cache, encoded_BxSxD, src_BxS, last_B, i, model=model, prime=prime)
     p = 0 if prefix_P is None else prefix_P.shape[0]
-    if min_len:
-        logits_BxV = logits_BxV.at[:, model.cfg.eos_id].set(jnp.where(i + 1 < min_len + p, -jnp.inf,
-                                                                      logits_BxV[:, model.cfg.eos_id]))
+    v = raw_BxV.shape[-1]
+    rule_V = banned(jnp.arange(v), i, cfg=model.cfg, min_len=min_len, prefix_len=p)
+    logits_BxV = jnp.where(rule_V[None, :], -jnp.inf, jax.nn.log_softmax(raw_BxV))
     if p:
-        forced_V = jnp.where(jnp.arange(logits_BxV.shape[-1]) == jnp.asarray(prefix_P)[jnp.minimum(i, p - 1)],
-                             0.0, -jnp.inf)
-        logits_BxV = jnp.where(i < p, forced_V[None, :], logits_BxV)
-    return logits_BxV, mutated["cache"]
+        logits_BxV = jnp.where(i < p, forced_scores(prefix_P, i, v)[None, :], logits_BxV)
+    return logits_BxV, cache
 
 
 def start_ids(model, batch: int, start=None):

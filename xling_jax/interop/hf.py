@@ -192,6 +192,10 @@ def hf_config_of(cfg, base: dict, vocab_size: int) -> dict:
                dropout=cfg.dropout_rate, attention_dropout=cfg.attention_dropout_rate,
                activation_dropout=cfg.activation_dropout, dtype="float32")
     out.pop("torch_dtype", None)
+    if out.get("model_type") == "mbart":
+        # CTranslate2's converter reads mBART's (pre-LN) layer order from this fairseq-era key, which
+        # the Hub's mBART configs carry and a config saved by Transformers lacks.
+        out.setdefault("normalize_before", True)
     if cfg.decoder_start_id >= 0:
         out["decoder_start_token_id"] = cfg.decoder_start_id
     return out

@@ -19,14 +19,16 @@ CORRUPT_DIR = "corrupt_checkpoints"  # unreadable checkpoints are moved here whe
 NUMERICS = "numerics"  # the checkpoint item with the non-finite guard's record
 
 
-def manager(workdir: str, keep: int, cleanup: bool = False) -> ocp.CheckpointManager:
+def manager(workdir: str, keep: int, cleanup: bool = False, state_handler=None) -> ocp.CheckpointManager:
     """Orbax writes each step into a temporary folder renamed into place once complete (atomic on a
     local disk), so a killed save leaves no half-written step; `cleanup` (the training run that owns
-    the folder, not a reader) removes such leftovers."""
+    the folder, not a reader) removes such leftovers. `state_handler`: how "state" is written (see
+    `save_params`); any way of writing it restores with StandardRestore."""
     return ocp.CheckpointManager(
         os.path.join(os.path.abspath(workdir), "checkpoints"),
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=cleanup),
-        item_names=("state", "data", NUMERICS))
+        item_names=None if state_handler else ("state", "data", NUMERICS),
+        item_handlers={"state": state_handler} if state_handler else None)
 
 
 def saved_steps(workdir: str) -> list[int]:
@@ -113,10 +115,11 @@ def verify(root: str, step: int) -> None:
                          f"e.g. {bad[0]}")
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None, numerics: dict | None = None) -> None:
+def save(mngr: ocp.CheckpointManager, step: int, state, data_iter=None, numerics: dict | None = None,
+         state_args=ocp.args.StandardSave) -> None:
     """Starts writing a checkpoint (in the background); a full or unwritable disk is a UserError,
     here or from `finish`. `numerics`: the guard's record (numerics.Guard.saved), as JSON."""
-    items = {"state": ocp.args.StandardSave(state)}
+    items = {"state": state_args(state)}
     if data_iter is not None:
         items["data"] = grain.checkpoint.CheckpointSave(data_iter)
     if numerics is not None:
@@ -144,11 +147,15 @@ def finish(mngr: ocp.CheckpointManager) -> None:
 def save_params(workdir: str, config, params, step: int = 0) -> None:
     """A checkpoint of `params` alone, without optimizer or data-iterator state (what `xling import`
     writes: `xling train` fine-tunes from it with a fresh optimizer, see `imported_only`). An
-    optimizer state of zeros would triple a large model's memory and disk for nothing."""
+    optimizer state of zeros would triple a large model's memory and disk for nothing.
+
+    Written without compression: trained float weights shrink by under 10% (the exponent bits), and
+    zstd took most of an NLLB-600M import's time and held a compressed copy of every array in
+    memory while writing (scripts/bench_import.py)."""
     import jax.numpy as jnp
     state = {"step": jnp.array(step, jnp.int32), "params": params}
-    mngr = manager(workdir, config.keep_checkpoints)
-    save(mngr, step, state)
+    mngr = manager(workdir, config.keep_checkpoints, state_handler=ocp.PyTreeCheckpointHandler(use_compression=False))
+    save(mngr, step, state, state_args=ocp.args.PyTreeSave)
     finish(mngr)
     mngr.close()
 
