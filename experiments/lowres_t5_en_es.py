@@ -44,24 +44,15 @@ pretraining run's vocabulary and all its params (init_from).
 """
 import os
 
-from xling_jax.configs.default import get_config as default_config
 from xling_jax.configs.loading import load_config_file
 
-PRETRAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lowres_t5_pretrain.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PRETRAIN = os.path.join(HERE, "lowres_t5_pretrain.py")
 
 
 def get_config():
-    c = default_config()
+    c = load_config_file(os.path.join(HERE, "lowres_en_es.py"))
     c.model = load_config_file(PRETRAIN).model
-    c.data.directions = ("en-es",)
-    c.data.train_pairs = 2000
-    c.model.dropout_rate = 0.3  # 2,000 pairs are seen many times: regularise
+    c.model.dropout_rate = 0.3  # as lowres_en_es.py: 2,000 pairs are seen many times
     c.model.attention_dropout_rate = 0.1
-    c.train.batch_size = 4
-    c.train.steps = 1500
-    c.train.warmup_steps = 100
-    c.train.learning_rate = 2e-3
-    c.eval_every = 500
-    c.eval_bleu_limit = 100
-    c.decode.method = "greedy"
     return c

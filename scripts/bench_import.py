@@ -1,16 +1,20 @@
-"""Wall time and peak memory of `xling import hf` on an NLLB-600M-shaped model (issue 22's goal: under
-60 s and a peak RSS under twice the weights file, on 2 CPU cores).
+"""Wall time and peak memory of `xling import hf` on a pretrained-sized model (the goal of issues 22
+and 23: under 60 s and a peak RSS under twice the weights file, on 2 CPU cores).
 
     python scripts/bench_import.py --folder /tmp/nllb600m --root /tmp/imports [--dtype float32 bfloat16] [--keep]
+    python scripts/bench_import.py --shape mt5base --folder /tmp/mt5base --root /tmp/imports
 
-The folder is built once when missing: a random M2M100ForConditionalGeneration with the shape of
-facebook/nllb-200-distilled-600M (d_model 1024, 12+12 layers, 16 heads, FFN 4096, vocabulary
-256206, scaled embeddings, ReLU, 1024 positions, tied), saved by Transformers as float32
-safetensors (about 2.46 GB), with an NLLB tokenizer built as tests/hf_models.py builds it over a
-sentencepiece model of --pieces pieces trained on the Bible (the model's vocabulary may exceed the
-tokenizer's). Each import runs in a fresh process; its peak
-resident memory comes from the kernel's accounting of that child (wait4). Prints one JSON object.
---keep leaves the workdirs (ROOT/nllb600m_DTYPE), e.g. for `xling bench decode --workdir`.
+The folder is built once when missing: a random Transformers model of --shape, saved as float32
+safetensors, with the family's tokenizer (built as xling_jax/interop/hf_random.py builds it) over a
+sentencepiece model of --pieces pieces trained on the Bible, so that sources have realistic
+lengths (the model's vocabulary may exceed the tokenizer's). Shapes:
+  nllb600m: facebook/nllb-200-distilled-600M (d_model 1024, 12+12 layers, 16 heads, FFN 4096,
+            vocabulary 256206, scaled embeddings, ReLU, 1024 positions, tied; 615M params, 2.46 GB)
+  mt5base:  google/mt5-base (d_model 768, 12+12 layers, 12 heads of 64, gated-GELU FFN 2048,
+            vocabulary 250112, 32 relative buckets up to 128, untied; 582M params, 2.33 GB)
+Each import runs in a fresh process; its peak resident memory comes from the kernel's accounting of
+that child (wait4). Prints one JSON object. --keep leaves the workdirs (ROOT/SHAPE_DTYPE), e.g. for
+`xling bench decode --workdir`.
 """
 import argparse
 import json
@@ -26,12 +30,19 @@ NLLB_600M = dict(d_model=1024, encoder_layers=12, decoder_layers=12, encoder_att
                  max_position_embeddings=1024, scale_embedding=True, activation_function="relu",
                  tie_word_embeddings=True, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
                  dropout=0.1, attention_dropout=0.1, activation_dropout=0.0)
+MT5_BASE = dict(d_model=768, d_kv=64, d_ff=2048, num_heads=12, num_layers=12, num_decoder_layers=12,
+                vocab_size=250112, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.1, pad_token_id=0,
+                eos_token_id=1, decoder_start_token_id=0)
+# shape -> (tokenizer family, Transformers model class, config class, config)
+SHAPES = {"nllb600m": ("nllb", "M2M100ForConditionalGeneration", "M2M100Config", NLLB_600M),
+          "mt5base": ("mt5", "MT5ForConditionalGeneration", "MT5Config", MT5_BASE)}
 
 
-def bible_bpe(pieces: int) -> bytes:
+def bible_spm(pieces: int, t5: bool = False) -> bytes:
     """A sentencepiece BPE model of `pieces` trained on the Bible's English and Spanish train text, so
-    that sources have about the lengths a real NLLB tokenizer gives them (tests/hf_models.py's
-    160-piece model spells most words out, making sources several times longer)."""
+    that sources have about the lengths a real tokenizer gives them (hf_random's 160-piece model
+    spells most words out, making sources several times longer); with T5's ids when `t5`."""
     import io
     import sentencepiece as spm
     from xling_jax.data import mixture, registry
@@ -41,19 +52,22 @@ def bible_bpe(pieces: int) -> bytes:
     texts = [t for i in range(len(pairs)) for t in (pairs[i]["src"], pairs[i]["tgt"])]
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model, vocab_size=pieces,
-                                   model_type="bpe", minloglevel=2, num_threads=2, character_coverage=1.0)
+                                   model_type="bpe", minloglevel=2, num_threads=2, character_coverage=1.0,
+                                   **(dict(pad_id=0, eos_id=1, unk_id=2, bos_id=-1) if t5 else {}))
     return model.getvalue()
 
 
-def build(folder: str, pieces: int, seed: int = 0) -> None:
+def build(shape: str, folder: str, pieces: int, seed: int = 0) -> None:
     import torch
     import transformers
-    sys.path.insert(0, os.path.join(REPO, "tests"))
-    import hf_models
+    from xling_jax.interop import hf_random
+    family, model_cls, config_cls, config = SHAPES[shape]
+    t5 = family == "mt5"
     os.makedirs(folder, exist_ok=True)
-    hf_models.make_tokenizer("nllb", folder, bible_bpe(pieces) if pieces else hf_models.spm_bpe())
+    proto = bible_spm(pieces, t5) if pieces else (hf_random.spm_t5() if t5 else hf_random.spm_bpe())
+    hf_random.make_tokenizer(family, folder, proto)
     torch.manual_seed(seed)
-    model = transformers.M2M100ForConditionalGeneration(transformers.M2M100Config(**NLLB_600M)).eval()
+    model = getattr(transformers, model_cls)(getattr(transformers, config_cls)(**config)).eval()
     model.save_pretrained(folder)
 
 
@@ -74,27 +88,28 @@ def timed_import(folder: str, workdir: str, dtype: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--folder", required=True, help="the random NLLB-600M-shaped model (built here if missing)")
-    p.add_argument("--root", required=True, help="where the workdirs are written (ROOT/nllb600m_DTYPE)")
+    p.add_argument("--shape", default="nllb600m", choices=sorted(SHAPES))
+    p.add_argument("--folder", required=True, help="the random model of --shape (built here if missing)")
+    p.add_argument("--root", required=True, help="where the workdirs are written (ROOT/SHAPE_DTYPE)")
     p.add_argument("--dtype", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--keep", action="store_true", help="leave the workdirs")
-    p.add_argument("--pieces", type=int, default=8000, help="tokenizer pieces (0: tests/hf_models.py's tiny one)")
+    p.add_argument("--pieces", type=int, default=8000, help="tokenizer pieces (0: hf_random's tiny one)")
     p.add_argument("--build_only", action="store_true")
     args = p.parse_args()
     weights = os.path.join(args.folder, "model.safetensors")
     built_s = None
     if not os.path.isfile(weights):
         start = time.perf_counter()
-        build(args.folder, args.pieces)
+        build(args.shape, args.folder, args.pieces)
         built_s = round(time.perf_counter() - start, 1)
     if args.build_only:
         print(json.dumps({"folder": args.folder, "built_s": built_s}))
         return
     file_gb = os.path.getsize(weights) / 1e9
-    out = {"folder": args.folder, "weights_file_gb": round(file_gb, 2), "built_s": built_s, "cpu_cores":
+    out = {"shape": args.shape, "folder": args.folder, "weights_file_gb": round(file_gb, 2), "built_s": built_s, "cpu_cores":
            len(os.sched_getaffinity(0)), "goal": {"wall_s": 60, "peak_rss_gb": round(2 * file_gb, 2)}, "imports": []}
     for dtype in args.dtype:
-        workdir = os.path.join(args.root, f"nllb600m_{dtype}")
+        workdir = os.path.join(args.root, f"{args.shape}_{dtype}")
         shutil.rmtree(workdir, ignore_errors=True)
         result = timed_import(args.folder, workdir, dtype)
         result["meets_goal"] = result["wall_s"] < 60 and result["peak_rss_gb"] < 2 * file_gb

@@ -263,11 +263,16 @@ def test_translate_score_and_language_codes_on_the_cli(family, tmp_path, capsys)
     assert all(float(s) < 0 for s in scores[:-1])
 
 
+def random_folder(tmp_path_factory, family: str) -> str:
+    """A random Hugging Face folder of `family`, built once per module that asks for it."""
+    folder = str(tmp_path_factory.mktemp(family) / "hf")
+    hf_models.make(family, folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def nllb_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nllb_bad")
-    hf_models.make("nllb", str(root / "hf"))
-    return str(root / "hf")
+    return random_folder(tmp_path_factory, "nllb")
 
 
 def test_ambiguous_and_unknown_languages_are_one_line_errors(nllb_dir, tmp_path, capsys):
@@ -414,9 +419,7 @@ print(json.dumps([len(jax.devices()), [s.data.shape for s in emb.addressable_sha
 
 @pytest.fixture(scope="module")
 def mt5_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mt5")
-    hf_models.make("mt5", str(root / "hf"))
-    return str(root / "hf")
+    return random_folder(tmp_path_factory, "mt5")
 
 
 def test_continue_t5_pretraining_on_an_imported_mt5(bible_data_dir, mt5_dir, tmp_path):
