@@ -27,6 +27,7 @@ from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.load import load_run
 from xling_jax.decoding.sampling import greedy
 from xling_jax.decoding.score import Scorer
+from xling_jax.interop import ct2
 from xling_jax.interop.hf import export_hf, import_hf
 
 SOURCES = ["the king went to the city", "the light", "and the people said to the king of the day"]
@@ -169,15 +170,20 @@ def test_family_matches_transformers(family, tmp_path):
     again_tok = transformers.AutoTokenizer.from_pretrained(out, src_lang=src_code, tgt_lang=tgt_code)
     assert type(again_tok) is type(hf_tok) and again_tok([lead + s for s in SOURCES])["input_ids"] == enc["input_ids"]
 
-    if name in ("t5", "mt5"):  # CTranslate2 converts the exported T5/mT5 and decodes greedily like xling
+    if name in ("t5", "t5v1_1", "mt5"):  # CTranslate2 converts the export, decodes and scores like xling
         ctranslate2 = pytest.importorskip("ctranslate2")
         ct2_dir = str(tmp_path / "ct2")
-        ctranslate2.converters.TransformersConverter(out).convert(ct2_dir)
+        ct2.convert(out, ct2_dir)
+        translator = ctranslate2.Translator(ct2_dir, device="cpu")
         tokens = [again_tok.convert_ids_to_tokens(list(r[r != c.pad_id])) for r in both]
-        results = ctranslate2.Translator(ct2_dir, device="cpu").translate_batch(
+        results = translator.translate_batch(
             tokens, beam_size=1, max_decoding_length=NEW, return_end_token=True, suppress_sequences=[["<pad>"]])
-        ct2 = [again_tok.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
-        assert ct2 == [until_eos(r, c.eos_id) for r in g]
+        ct2_ids = [again_tok.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
+        assert ct2_ids == [until_eos(r, c.eos_id) for r in g]
+        # Its log-probabilities are xling's (greedy output alone would not see a wrong logits scale).
+        scored = translator.score_batch([again_tok.convert_ids_to_tokens(list(r[r != c.pad_id])) for r in src],
+                                        [again_tok.convert_ids_to_tokens(t[:-1]) for t in targets])
+        np.testing.assert_allclose([sum(r.log_probs) for r in scored], scores, rtol=1e-4)
 
 
 def test_untied_m2m100_matches_transformers(tmp_path):

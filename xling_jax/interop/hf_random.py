@@ -174,14 +174,15 @@ def make_random(family: str, directory: str, seed: int = 0, extra_rows: int = 3,
         if bars:
             transformers.utils.logging.enable_progress_bar()
     if t5 and family != "t5":  # T5 v1.1, mT5, umT5, ByT5: an output projection of their own
-        model = _untie(cls, directory, seed)
+        untie_output(directory, seed)
+        model = cls.from_pretrained(directory).eval()
     return model, tok
 
 
-def _untie(cls, directory: str, seed: int):
-    """The saved T5-family model with an lm_head of its own (Transformers v5 ties it to the shared
-    embedding when it builds one, and unties it when a checkpoint holds both): the checkpoint gets a
-    random lm_head.weight and a config that says so, and the model is loaded back from it."""
+def untie_output(directory: str, seed: int) -> None:
+    """Gives a saved T5-family model an lm_head of its own (Transformers v5 ties it to the shared
+    embedding when it builds one, whatever the config says, and unties it when a checkpoint holds
+    both): the checkpoint gets a random lm_head.weight and a config that says so."""
     import torch
     from safetensors.torch import load_file, save_file
     path = os.path.join(directory, "model.safetensors")
@@ -194,4 +195,3 @@ def _untie(cls, directory: str, seed: int):
     config.update(tie_word_embeddings=False, scale_decoder_outputs=False)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
-    return cls.from_pretrained(directory).eval()
