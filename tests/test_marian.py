@@ -344,9 +344,9 @@ def test_export_refuses_what_marian_cannot_represent(tmp_path):
 
 def ct2_greedy(out, tmp_path, source_pieces):
     ctranslate2 = pytest.importorskip("ctranslate2")
-    from ctranslate2.converters import TransformersConverter
+    from xling_jax.interop import ct2
     ct2_dir = str(tmp_path / "ct2")
-    TransformersConverter(out).convert(ct2_dir, force=True)
+    ct2.convert(out, ct2_dir)
     translator = ctranslate2.Translator(ct2_dir, device="cpu")
     results = translator.translate_batch(source_pieces, beam_size=1, max_decoding_length=MAX_NEW,
                                          min_decoding_length=0)  # CTranslate2's default 1 forbids EOS first
