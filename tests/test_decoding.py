@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from xling_jax.decoding.beam import beam_search, length_penalty
+from xling_jax.decoding.beam import beam_search, length_penalty, top_k_by_blocks
 from xling_jax.decoding.sampling import filter_logits, greedy, sample
 from xling_jax.model.transformer import Transformer, TransformerConfig
 
@@ -66,6 +66,27 @@ def test_beam_of_one_equals_greedy():
     g = greedy(params, src, model=model, max_len=10)
     tokens, _ = beam_search(params, src, model=model, beam_size=1, max_len=10, alpha=0.0)
     np.testing.assert_array_equal(tokens[:, 0], g)
+
+
+@pytest.mark.parametrize("vocab", [5, 128, 129, 700, 3 * 128 + 5])
+def test_top_k_by_blocks_equals_lax_top_k(vocab):
+    """Values, ids (ties: lower id first, across blocks too) and row max as lax.top_k and max give them,
+    for vocabularies of one partial block, whole blocks and a partial last block; rows with many ties
+    (small integers) and -inf entries."""
+    rng = np.random.default_rng(vocab)
+    x = rng.integers(0, 6, (6, vocab)).astype(np.float32)
+    x[0] = rng.standard_normal(vocab)
+    x[1, rng.random(vocab) < 0.5] = -np.inf
+    x[2, :] = -np.inf
+    x[3, -1] = 9.0  # the best entry in the last block
+    x = jnp.asarray(x)
+    for n in sorted({1, 3, 10, vocab}):
+        n = min(n, vocab)
+        values, ids, row_max = jax.jit(lambda a: top_k_by_blocks(a, n))(x)
+        ref_values, ref_ids = jax.lax.top_k(x, n)
+        np.testing.assert_array_equal(values, ref_values)
+        np.testing.assert_array_equal(ids, ref_ids)
+        np.testing.assert_array_equal(row_max, jnp.max(x, axis=-1))
 
 
 def _exhaustive(model, params, src_1xS, vocab, max_len, alpha):

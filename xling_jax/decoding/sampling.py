@@ -3,12 +3,13 @@ import jax
 import jax.numpy as jnp
 
 
-def init_cache(model, src_BxS, max_len: int):
-    """Zeroed decoder cache for `max_len` target positions (shapes only; no params are built)."""
+def init_cache(model, src_BxS, max_len: int, beams: int = 1):
+    """Zeroed decoder cache for `max_len` target positions of `beams` hypotheses per source row (shapes
+    only; no params are built)."""
     def init(src, tgt):
         return model.init(jax.random.key(0), src, tgt,
                           method=lambda m, s, t: m.decode(m.encode(s), s, t, decode=True, prime=True))
-    dummy_tgt = jnp.zeros((src_BxS.shape[0], max_len), jnp.int32)
+    dummy_tgt = jnp.zeros((src_BxS.shape[0] * beams, max_len), jnp.int32)
     shapes = jax.eval_shape(init, src_BxS, dummy_tgt)["cache"]
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 

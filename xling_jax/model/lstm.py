@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from xling_jax.errors import UserError
 from xling_jax.model.config_base import SeqToSeqConfig
-from xling_jax.model.transformer import OUTPUT_PROJECTIONS, default_segments_positions
+from xling_jax.model.transformer import OUTPUT_PROJECTIONS, beam_groups, default_segments_positions
 
 _NEG_INF = -1e9
 # "bahdanau": additive scores v . tanh(W q + U h) with the previous decoder state as query, the
@@ -287,6 +287,10 @@ class LSTMSeq2Seq(nn.Module):
         """Logits for `tgt_in`. With `decode=True` the "cache" collection carries the decoder state
         from call to call; the first step passes `prime=True` to store the attention keys too."""
         c = self.cfg
+        groups = beam_groups(encoded_BxSxH, tgt_in_BxT, decode)
+        if groups > 1:  # a source shared by its beams (see Transformer.decode): given to each of them here
+            encoded_BxSxH, src_BxS = jnp.repeat(encoded_BxSxH, groups, axis=0), jnp.repeat(src_BxS, groups, axis=0)
+            src_segment_ids = None if src_segment_ids is None else jnp.repeat(src_segment_ids, groups, axis=0)
         src_seg, _ = default_segments_positions(src_BxS, src_segment_ids, pad_id=c.pad_id)
         # As the Transformer's: an unpacked target is one segment (its start id is the pad id).
         tgt_seg = jnp.ones_like(tgt_in_BxT) if tgt_segment_ids is None else tgt_segment_ids
