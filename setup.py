@@ -46,8 +46,8 @@ setuptools.setup(
         # reading pytorch_model.bin. Never imported by training code.
         "interop": INTEROP,
         # nbclient, nbformat, ipykernel: tests/test_notebooks.py runs colab/*.ipynb top to bottom.
-        # pytest-xdist: the suite runs on every core (pytest.ini).
-        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "hypothesis>=6", "nbclient>=0.10", "nbformat>=5.10",
+        # pytest-xdist: the suite runs on every core (pytest.ini). ruff: the linter of the test command.
+        "dev": ["ruff>=0.6", "pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "hypothesis>=6", "nbclient>=0.10", "nbformat>=5.10",
                 "ipykernel>=6.29"] + INTEROP,
     },
     entry_points={"console_scripts": ["xling = xling_jax.cli.main:main"]},

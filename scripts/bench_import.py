@@ -44,10 +44,12 @@ def bible_spm(pieces: int, t5: bool = False) -> bytes:
     that sources have about the lengths a real tokenizer gives them (hf_random's 160-piece model
     spells most words out, making sources several times longer); with T5's ids when `t5`."""
     import io
+
     import sentencepiece as spm
-    from xling_jax.data import mixture, registry
+
+    from xling_jax.data import catalog, mixture
     from xling_jax.data.pipeline import PairSource
-    data_dir = registry.ensure_built("bible")
+    data_dir = catalog.ensure_built("bible")
     pairs = PairSource(mixture.Direction("bible", "en", "es"), "train", data_dir)
     texts = [t for i in range(len(pairs)) for t in (pairs[i]["src"], pairs[i]["tgt"])]
     model = io.BytesIO()
@@ -60,6 +62,7 @@ def bible_spm(pieces: int, t5: bool = False) -> bytes:
 def build(shape: str, folder: str, pieces: int, seed: int = 0) -> None:
     import torch
     import transformers
+
     from xling_jax.interop import hf_random
     family, model_cls, config_cls, config = SHAPES[shape]
     t5 = family == "mt5"

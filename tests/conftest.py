@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from xling_jax.data import registry
+from xling_jax.data import catalog
 
 TINY_CONFIG = os.path.join(os.path.dirname(__file__), "tiny_config.py")
 
@@ -26,7 +26,7 @@ def tiny_data_config(**data):
 @pytest.fixture(scope="session")
 def bible_data_dir():
     """The real Bible corpus, built once into the user's data directory (as the main job does)."""
-    return registry.ensure_built("bible")
+    return catalog.ensure_built("bible")
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +86,7 @@ def tiny_libreoffice_pages(paragraphs_per_page: int = 6) -> dict:
     """{page path: [(id, (en, de, es, fr, zh))]}, page names chosen so that each module has
     4 cls-train, 1 cls-dev and 1 cls-test pages."""
     import random
+
     from xling_jax.classification.data import page_split
     rng = random.Random(0)
     pages = {}
@@ -135,7 +136,8 @@ def untrained_run(workdir, config, tokenizer_path) -> str:
     from xling_jax.bench.decode import random_params
     from xling_jax.data.tokenizer import Tokenizer
     from xling_jax.model import build_model
-    from xling_jax.training import checkpoints, workdir as workdir_lib
+    from xling_jax.training import checkpoints
+    from xling_jax.training import workdir as workdir_lib
     workdir = str(workdir)
     os.makedirs(workdir, exist_ok=True)
     shutil.copy(tokenizer_path, os.path.join(workdir, "tokenizer.model"))

@@ -7,7 +7,10 @@ whose encoder and decoder differ in depth, heads and width, and returns (model, 
 import os
 import shutil
 
-from xling_jax.interop.hf_random import FAMILIES, make_random as make  # noqa: F401  (the tests' names)
+from xling_jax.interop.hf_random import FAMILIES, make_random
+
+make = make_random  # the tests' name for it
+__all__ = ["FAMILIES", "make", "copy_without"]
 
 
 def copy_without(src: str, dst: str, *names: str) -> str:

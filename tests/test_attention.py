@@ -6,12 +6,12 @@ import functools
 import jax
 import numpy as np
 import pytest
-
 from conftest import tiny_data_config, untrained_run
-from xling_jax.decoding.load import load_run
+
 from xling_jax.decoding.translate import Translator
 from xling_jax.errors import UserError
 from xling_jax.evaluation import attention, attention_plot
+from xling_jax.training.load import load_run
 
 TEXT = "In the beginning God created the heaven and the earth."
 

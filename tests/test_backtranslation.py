@@ -4,12 +4,14 @@ import os
 
 import numpy as np
 import pytest
+from conftest import tiny_data_config as tiny_config
+from conftest import untrained_run
 
-from conftest import tiny_data_config as tiny_config, untrained_run
 from xling_jax.cli.main import main
-from xling_jax.data import mixture, pipeline, registry
+from xling_jax.data import catalog, mixture, pipeline
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
+from xling_jax.objectives import batches as train_batches
 
 ENGLISH = ["And God saw the light, that it was good.", "The LORD is my shepherd; I shall not want.",
            "Blessed are the meek: for they shall inherit the earth.", "Jesus wept.",
@@ -49,7 +51,7 @@ def test_backtranslate_writes_pairs_and_provenance(backtranslated, capsys):
     assert record["synthetic"] == "es" and record["lines"] == len(lines)
     assert record["model"] == {"workdir": run, "step": 0}
     assert record["decode"]["method"] == "sample" and record["decode"]["seed"] == 3
-    ds = registry.open_dataset("parallel_text/bt", data_dir)
+    ds = catalog.open_dataset("parallel_text/bt", data_dir)
     assert ds.synthetic == "es" and ds.splits == {"train": record["pairs"]}
     assert 0 < record["pairs"] <= len(lines)
 
@@ -91,7 +93,7 @@ def test_bt_pairs_are_tagged_and_their_share_is_bt_ratio(backtranslated, tiny_to
         else:
             assert bt not in inputs
     # Packed training rows carry the tag too; without data.bt_tag nothing is tagged.
-    batch = next(iter(pipeline.train_dataset(c, tok, data_dir)))
+    batch = next(iter(train_batches.train_dataset(c, tok, data_dir)))
     assert (batch["inputs"] == bt).any()
     c.data.bt_tag = False
     assert pipeline.bt_id(c, tok, dirs) is None

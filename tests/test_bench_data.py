@@ -2,8 +2,8 @@
 import json
 
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.cli.main import main
 
 SECTIONS = {"pipeline", "train_step", "pipeline_over_step", "batch_size", "max_len", "pack", "directions", "devices"}

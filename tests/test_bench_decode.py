@@ -11,14 +11,15 @@ pytest.importorskip("transformers")
 pytest.importorskip("ctranslate2")
 
 import hf_models
+from conftest import TINY_CONFIG
+
 from xling_jax.bench.decode import reference_workdir
 from xling_jax.cli.main import main
 from xling_jax.configs.loading import load_config_file
 from xling_jax.interop.hf import import_hf
 from xling_jax.model import build_model
-from xling_jax.training import checkpoints, workdir as workdir_lib
-
-from conftest import TINY_CONFIG
+from xling_jax.training import checkpoints
+from xling_jax.training import workdir as workdir_lib
 
 ALL = {"xling_jax", "transformers", "ctranslate2_fp32", "ctranslate2_int8"}
 SMALL = ["--sentences", "12", "--batch_size", "4", "--length", "8", "--threads", "1"]

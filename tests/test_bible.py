@@ -11,7 +11,6 @@ from xling_jax.data.bible import align, corpus, sword
 from xling_jax.data.bible.markup import osis_to_text, strip_acrostic_heading
 from xling_jax.errors import UserError
 
-
 # ---------------------------------------------------------------------------
 # Markup cleaning, on markup copied from real verses (mod2imp output).
 
@@ -343,6 +342,7 @@ def test_no_markup_left(pairs):
 
 def test_tfds_build_and_read(tmp_path, pairs):
     import tensorflow_datasets as tfds
+
     from xling_jax.data.bible import Bible, build
 
     builder = build(str(tmp_path))

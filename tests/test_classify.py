@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 from flax import traverse_util
 
 from xling_jax.classification import batches, data, evaluate
@@ -14,12 +15,11 @@ from xling_jax.classification.train import classify_and_evaluate
 from xling_jax.cli.main import main
 from xling_jax.configs.loading import load_config_file
 from xling_jax.data.libreoffice.corpus import LANGUAGES
-from xling_jax.decoding.load import load_run
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier, pool
 from xling_jax.training import checkpoints, preemption
+from xling_jax.training.load import load_run
 from xling_jax.training.train import train_and_evaluate
-from conftest import TINY_CONFIG
 
 
 def flat(params):
@@ -97,8 +97,8 @@ def test_eval_records_whose_text_is_in_training_are_dropped():
 @pytest.fixture(scope="module")
 def real_records():
     """All records of the real libreoffice_help (built into the user's data directory if missing)."""
-    from xling_jax.data import registry
-    return data.all_records(registry.ensure_built(data.DATASET))
+    from xling_jax.data import catalog
+    return data.all_records(catalog.ensure_built(data.DATASET))
 
 
 def test_page_split_of_the_real_dataset(real_records):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.cli.main import main
 
 XLING = [sys.executable, "-c", "import sys; from xling_jax.cli.main import main; sys.exit(main())"]
@@ -153,3 +153,22 @@ def test_attention_draws_heat_maps_of_the_translation(trained, capsys):
     assert err.startswith("translation: ")
     assert main(args + ["--translation", "Dios.", "--heads", "9"]) == 2
     assert "heads 9 out of range: the model has 4 heads" in capsys.readouterr().err
+
+
+def test_verbosity_picks_the_diagnostics_shown(trained, capsys):
+    """Info lines on stdout at the default level, none at `warning`; warnings keep their `xling: warning:`
+    prefix on stderr at any level; an unknown level is one error line."""
+    from xling_jax import log
+    logger = log.get_logger("xling_jax.test")
+    again = ["--config", TINY_CONFIG, "--workdir", trained, "--config.train.steps=4", "--config.model.num_layers=1"]
+    assert main(["train", *again]) == 0
+    assert "already trained to step 4" in capsys.readouterr().out
+    assert main(["train", *again[:2], "--verbosity", "warning", *again[2:]]) == 0
+    logger.info("not shown")
+    logger.warning("shown")
+    out, err = capsys.readouterr()
+    assert "already trained" not in out and "not shown" not in out
+    assert err == "xling: warning: shown\n"
+    assert main(["--verbosity=loud", "train", "--workdir", trained]) == 2
+    assert capsys.readouterr().err == "xling: error: --verbosity 'loud': choose one of debug, info, warning, error\n"
+    log.set_verbosity(log.DEFAULT_LEVEL)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from flax.core import meta
 
-from xling_jax.model.dense import Dense, DenseGeneral
 from xling_jax.model import matmul
+from xling_jax.model.dense import Dense, DenseGeneral
 from xling_jax.model.matmul import low_precision_rows
 
 partitioned = nn.with_logical_partitioning

@@ -3,8 +3,8 @@ import json
 import os
 import shutil
 
-
 from conftest import TINY_CONFIG
+
 from xling_jax.cli.main import main
 from xling_jax.configs.loading import load_config_file
 from xling_jax.training.train import train_and_evaluate

@@ -9,10 +9,10 @@ import re
 import struct
 
 import pytest
+from conftest import read_built as _read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_built as _read
 from xling_jax.data import langcode
 from xling_jax.data.gettext import catalog, corpus, mo, po
 from xling_jax.data.gettext.builder import build

@@ -21,14 +21,15 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import hf_models
+
 from xling_jax.cli.main import main
-from xling_jax.data.tokenizer import task_text
+from xling_jax.data.sequences import task_text
 from xling_jax.decoding.beam import beam_search
-from xling_jax.decoding.load import load_run
 from xling_jax.decoding.sampling import greedy
 from xling_jax.decoding.score import Scorer
 from xling_jax.interop import ct2
 from xling_jax.interop.hf import export_hf, import_hf
+from xling_jax.training.load import load_run
 
 SOURCES = ["the king went to the city", "the light", "and the people said to the king of the day"]
 TARGETS = ["el rey fue a la ciudad", "la luz", "y el pueblo dijo al rey"]
@@ -402,7 +403,7 @@ def test_params_are_placed_on_the_mesh_while_loading(nllb_dir, tmp_path):
     code = f"""
 import jax, numpy as np
 from xling_jax.interop.hf import import_hf
-from xling_jax.decoding.load import load_run
+from xling_jax.training.load import load_run
 emb = None
 import xling_jax.interop.hf as hf
 real = hf.read_params

@@ -6,14 +6,14 @@ import shutil
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 from flax import traverse_util
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.decoding.load import load_run
 from xling_jax.errors import UserError
 from xling_jax.training import init_from
+from xling_jax.training.load import load_run
 from xling_jax.training.train import train_and_evaluate
-from conftest import TINY_CONFIG
 
 
 def flat(params):

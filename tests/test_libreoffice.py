@@ -1,7 +1,7 @@
 """LibreOffice help corpus: HTML text extraction, alignment rules, download errors, the built dataset.
 
 The real dataset is built once per test session into the user's data directory
-(`xling_jax.data.registry.resolve_data_dir()`), from the Debian packages
+(`xling_jax.data.catalog.resolve_data_dir()`), from the Debian packages
 libreoffice-help-{en-us,de,es,fr,zh-cn} (apt-get download: needs the Debian
 mirror, not root); a finished build there is reused.
 """
@@ -11,8 +11,7 @@ import os
 import pytest
 
 from xling_jax.data.libreoffice import corpus, download
-from xling_jax.data.libreoffice.html_text import element_text, normalize_space, page_paragraphs, \
-    parse_display_area
+from xling_jax.data.libreoffice.html_text import element_text, normalize_space, page_paragraphs, parse_display_area
 from xling_jax.data.report import SkipReport
 from xling_jax.errors import UserError
 
@@ -226,10 +225,10 @@ def test_missing_apt_get_and_dpkg_are_user_errors(monkeypatch, tmp_path):
 @pytest.fixture(scope='session')
 def libreoffice_dir():
     """DATA_DIR/libreoffice_help/1.0.0, built once (about a minute) unless already there."""
-    from xling_jax.data import registry
+    from xling_jax.data import catalog
     # Through the registry's build lock: another process (a test worker, a training run) may be
     # building the same dataset, and two unlocked builds delete each other's files.
-    return os.path.join(registry.ensure_built('libreoffice_help'), 'libreoffice_help', '1.0.0')
+    return os.path.join(catalog.ensure_built('libreoffice_help'), 'libreoffice_help', '1.0.0')
 
 
 @pytest.fixture(scope='module')
@@ -380,8 +379,8 @@ def test_rebuilding_a_split_gives_the_same_records(libreoffice_dir, records):
 
 
 def test_registry_pairs_every_two_languages_in_either_order(libreoffice_dir, records):
-    from xling_jax.data import registry
-    ds = registry.open_dataset('libreoffice_help', os.path.dirname(os.path.dirname(libreoffice_dir)))
+    from xling_jax.data import catalog
+    ds = catalog.open_dataset('libreoffice_help', os.path.dirname(os.path.dirname(libreoffice_dir)))
     for a, b in (('en', 'de'), ('de', 'en'), ('zh', 'fr'), ('es', 'de')):
         idx = ds.pair_index('test', a, b)
         expected = [i for i, r in enumerate(records['test']) if r[a].strip() and r[b].strip() and r[a] != r[b]]
@@ -390,8 +389,8 @@ def test_registry_pairs_every_two_languages_in_either_order(libreoffice_dir, rec
 
 def test_pair_index_with_languages_out_of_alphabetical_order(tiny_libreoffice_dir):
     # The dataset lists en, de, es, fr, zh: pairs are found whichever way round they are asked for.
-    from xling_jax.data import registry
-    ds = registry.open_dataset('libreoffice_help', tiny_libreoffice_dir)
+    from xling_jax.data import catalog
+    ds = catalog.open_dataset('libreoffice_help', tiny_libreoffice_dir)
     assert ds.languages == LANGS
     en_de = ds.pair_index('train', 'en', 'de')
     assert len(en_de) == 7 * 6 * 7  # the dataset's train split: 7 modules (not Chart, Math) x 6 pages x 7 paragraphs

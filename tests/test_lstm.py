@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.configs.loading import load_config_file
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.sampling import init_cache
@@ -126,9 +126,9 @@ def test_train_then_translate_with_beam_search(tiny_workdir):
     back-translation: greedy decoding inside the train step), checkpoint, load_run, the Translator's
     beam search (Bahdanau; the tests above check both attentions' decoding)."""
     from xling_jax.cli.main import main
-    from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
     from xling_jax.training import metrics
+    from xling_jax.training.load import load_run
     assert main(["train", "--config", TINY_CONFIG, "--workdir", tiny_workdir, "--config.model.name=lstm",
                  "--config.model.lstm_attention=bahdanau", "--config.train.steps=3", "--config.eval_every=3",
                  "--config.checkpoint_every=3", "--config.online_bt.rows=2"]) == 0
@@ -151,9 +151,9 @@ def test_luong_dot_trains_and_translates(tiny_workdir):
     """model.lstm_attention=luong_dot through training, checkpoint and greedy translation: no key
     projection among its params (the encoder states are the keys), finite losses, one line per input."""
     from xling_jax.cli.main import main
-    from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
     from xling_jax.training import metrics
+    from xling_jax.training.load import load_run
     assert main(["train", "--config", TINY_CONFIG, "--workdir", tiny_workdir, "--config.model.name=lstm",
                  "--config.model.lstm_attention=luong_dot", "--config.train.steps=3", "--config.eval_every=3",
                  "--config.checkpoint_every=3"]) == 0

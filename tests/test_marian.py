@@ -24,12 +24,13 @@ from xling_jax.configs.default import get_config
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.sampling import greedy
-from xling_jax.decoding.load import load_run
 from xling_jax.decoding.translate import Translator
 from xling_jax.errors import UserError
 from xling_jax.interop.marian import export_marian, import_marian
 from xling_jax.model import build_model
-from xling_jax.training import checkpoints, optimizer, workdir as workdir_lib
+from xling_jax.training import checkpoints, optimizer
+from xling_jax.training import workdir as workdir_lib
+from xling_jax.training.load import load_run
 from xling_jax.training.steps import TrainState
 
 EN = ["the king said to his people", "and the people went to the city", "in the beginning was the word",

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from jax import lax
 
-from xling_jax.model.matmul import (NEG_INF, flat_dot_general, low_precision_attention, low_precision_product,
-                                    low_precision_rows)
+from xling_jax.model.matmul import (
+    NEG_INF,
+    flat_dot_general,
+    low_precision_attention,
+    low_precision_product,
+    low_precision_rows,
+)
 
 CASES = {  # name: (lhs shape, rhs shape, dimension numbers)
     "dense 3-D": ((3, 5, 8), (8, 6), (((2,), (0,)), ((), ()))),

@@ -4,13 +4,14 @@ import argparse
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 from jax.sharding import PartitionSpec as P
 
-from conftest import TINY_CONFIG
 from xling_jax.configs.loading import load_config_file
 from xling_jax.errors import UserError
 from xling_jax.model import build_model
-from xling_jax.training import distributed, mesh as mesh_lib, optimizer, steps
+from xling_jax.training import distributed, optimizer, steps
+from xling_jax.training import mesh as mesh_lib
 
 
 def test_rules_parse_and_refuse_unknown_axes():

@@ -117,8 +117,9 @@ def test_remat_changes_neither_params_nor_gradients(remat):
 def test_relative_buckets_match_t5s_definition():
     """T5's bucketing written out in numpy for a grid of distances: exact below half the buckets (per
     direction when bidirectional), logarithmic up to max_distance, then the last bucket."""
-    from xling_jax.model.transformer import relative_bucket
     import math
+
+    from xling_jax.model.transformer import relative_bucket
     rel = np.arange(-200, 201)
 
     def reference(r, bidirectional, n, max_d):

@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
 from test_training import tiny, train_losses
-from xling_jax.data import pipeline
+
 from xling_jax.errors import UserError
+from xling_jax.objectives import batches as train_batches
 from xling_jax.training import metrics
 from xling_jax.training.train import train_and_evaluate
 
@@ -153,9 +153,9 @@ def test_two_processes_with_packed_rows_train_on_their_shares(tiny_workdir, tmp_
     config = tiny()
     assert config.data.pack
     one = tiny_workdir
-    original = pipeline.train_dataset
+    original = train_batches.train_dataset
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "train_dataset", lambda config, tokenizer, data_dir, *_: _BothShares(
+        m.setattr(train_batches, "train_dataset", lambda config, tokenizer, data_dir, *_: _BothShares(
             original, config, tokenizer, data_dir))
         train_and_evaluate(config, one)  # to step 6
     reference = train_losses(one)
@@ -177,6 +177,7 @@ def test_packed_data_state_resumes_only_with_the_process_count_that_saved_it(tmp
     other shares, so even one saved state (a 1-process run, or equal counters) is refused there. An
     unpacked run's processes all save the same position, which any process count resumes."""
     import jax
+
     from xling_jax.training import checkpoints
     one = tmp_path / "one"
     one.mkdir()
@@ -194,6 +195,7 @@ def test_only_process_0_writes_the_run_config(tmp_path, monkeypatch):
     """Every process checks config.json against its own config, one writes it: two processes
     replacing one file through one temporary name lost it under load."""
     import jax
+
     from xling_jax.training import workdir as workdir_lib
     monkeypatch.setattr(jax, "process_index", lambda: 1)
     workdir_lib.save_config(str(tmp_path), tiny())

@@ -7,9 +7,8 @@ import re
 import subprocess
 import sys
 
-from packaging.requirements import Requirement
-
 from conftest import TINY_CONFIG
+from packaging.requirements import Requirement
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TENSORFLOW = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos",

@@ -1,7 +1,8 @@
 """Pretraining objectives: masking statistics on large samples, and targets that give back the text."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xling_jax.objectives import denoising, xlm
 

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.configs.loading import load_config_file
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer

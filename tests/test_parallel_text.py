@@ -2,10 +2,10 @@
 import os
 
 import pytest
+from conftest import read_built as _read
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import read_built as _read
 from xling_jax.data import langcode
 from xling_jax.data.parallel_text import readers
 from xling_jax.data.parallel_text.builder import build
@@ -87,8 +87,8 @@ def test_line_aligned_files(tmp_path):
     assert builder.skipped.samples["unpaired line (the files have different line counts)"] == [
         f"{en}:6", f"{fr}:6", f"{en}:6"]
     # Languages in file order (not sorted) pair either way round.
-    from xling_jax.data import registry
-    ds = registry.Dataset("parallel_text/three", builder.data_dir)
+    from xling_jax.data import catalog
+    ds = catalog.Dataset("parallel_text/three", builder.data_dir)
     for a, b in (("en", "de"), ("de", "en"), ("fr", "de"), ("de", "fr")):
         assert ds.pair_index("train", a, b).tolist() == [0, 1, 2]
 

@@ -6,13 +6,15 @@ import grain
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
+from conftest import tiny_data_config as tiny_config
 
-from conftest import TINY_CONFIG, tiny_data_config as tiny_config
 from xling_jax.configs.loading import load_config_file
-from xling_jax.data import bucket, mixture, pipeline, registry
+from xling_jax.data import bucket, catalog, mixture, pipeline
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.model import build_model
+from xling_jax.objectives import batches as train_batches
 from xling_jax.training import steps
 
 
@@ -34,7 +36,7 @@ def toy_data_dir(bible_data_dir, tmp_path_factory):
     opts = {"languages": ["en", "es"]}
     for split in ("train", "dev", "test"):
         opts[split] = [str(d / f"{split}.en"), str(d / f"{split}.es")]
-    registry.build("parallel_text/toy", str(d), options=opts)
+    catalog.build("parallel_text/toy", str(d), options=opts)
     return str(d)
 
 
@@ -103,11 +105,11 @@ def test_resumed_iterator_equals_uninterrupted(toy_data_dir, tiny_tokenizer, pac
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config(mixture=("bible:en-es", "parallel_text/toy:en-es"), temperature=2.0, pack=pack,
                     data_dir=toy_data_dir, bucket_window=3)
-    it = iter(pipeline.train_dataset(c, tok, toy_data_dir))
+    it = iter(train_batches.train_dataset(c, tok, toy_data_dir))
     _batches(it, 5)
     state = json.loads(json.dumps(it.get_state()))  # as the checkpoint stores it
     expected = _batches(it, 7)
-    fresh = iter(pipeline.train_dataset(c, tok, toy_data_dir))
+    fresh = iter(train_batches.train_dataset(c, tok, toy_data_dir))
     fresh.set_state(state)
     _assert_same(_batches(fresh, 7), expected)
 
@@ -115,12 +117,12 @@ def test_resumed_iterator_equals_uninterrupted(toy_data_dir, tiny_tokenizer, pac
 def test_prefetch_checkpoints_the_consumed_position(bible_data_dir, tiny_tokenizer):
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config()
-    reference = _batches(iter(pipeline.train_dataset(c, tok, bible_data_dir)), 9)
-    pre = Prefetch(iter(pipeline.train_dataset(c, tok, bible_data_dir)), size=3)
+    reference = _batches(iter(train_batches.train_dataset(c, tok, bible_data_dir)), 9)
+    pre = Prefetch(iter(train_batches.train_dataset(c, tok, bible_data_dir)), size=3)
     _assert_same(_batches(pre, 4), reference[:4])
     state = pre.get_state()  # the queue already holds batches 5-7: they must not be skipped
     pre.close()
-    again = Prefetch(iter(pipeline.train_dataset(c, tok, bible_data_dir)), size=3)
+    again = Prefetch(iter(train_batches.train_dataset(c, tok, bible_data_dir)), size=3)
     again.set_state(state)
     _assert_same(_batches(again, 5), reference[4:])
     again.close()
@@ -145,8 +147,8 @@ def test_bucketing_pads_to_few_lengths_and_loses_no_example(bible_data_dir, tiny
 
 
 def test_mixture_trains_end_to_end_and_evaluates_per_direction(toy_data_dir, tmp_path, capsys):
-    from xling_jax.decoding.load import load_run
     from xling_jax.evaluation.bleu import evaluate
+    from xling_jax.training.load import load_run
     from xling_jax.training.train import train_and_evaluate
     c = tiny_config(mixture=("bible:en-es", "parallel_text/toy:en-es"), temperature=3.0, data_dir=toy_data_dir)
     c.train.steps, c.eval_every, c.checkpoint_every = 4, 4, 4

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.cli.main import main
 from xling_jax.configs.loading import load_config_file
 from xling_jax.errors import UserError
@@ -126,7 +126,7 @@ def train_rows(workdir):
 
 
 def assert_same_params(a, b):
-    from xling_jax.decoding.load import load_run
+    from xling_jax.training.load import load_run
     pa, pb = load_run(a).params, load_run(b).params
     for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
@@ -222,7 +222,7 @@ def test_corrupted_latest_checkpoint_falls_back_and_resumes_exactly(rel_config, 
     workdir = str(tmp_path / "run")
     shutil.copytree(reference, workdir)
     _flip_bytes(os.path.join(workdir, "checkpoints", "12"))
-    from xling_jax.decoding.load import load_run
+    from xling_jax.training.load import load_run
     assert load_run(workdir).step == 9  # a reader falls back too, and moves nothing
     assert os.path.isdir(os.path.join(workdir, "checkpoints", "12"))
     train_and_evaluate(load_config_file(rel_config), workdir)  # restores 9, trains 10-12 again

@@ -6,11 +6,11 @@ import math
 import jax
 import numpy as np
 import pytest
-
 from conftest import tiny_data_config, untrained_run
+
 from xling_jax.cli.main import main
-from xling_jax.decoding.load import load_run
 from xling_jax.decoding.score import Scorer
+from xling_jax.training.load import load_run
 
 PAIRS = [("In the beginning God created the heaven and the earth.", "En el principio creó Dios los cielos y la tierra."),
          ("And God said, Let there be light.", "Y dijo Dios: Sea la luz."),

@@ -9,7 +9,7 @@ from sacrebleu.significance import PairedTest
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.evaluation import bleu, significance
-from xling_jax.experiments import compare
+from xling_jax.sweeps import compare
 
 LINES = 300
 

@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.bench.train import random_batch
 from xling_jax.configs.loading import load_config_file
 from xling_jax.model import build_model

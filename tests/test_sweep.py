@@ -5,11 +5,12 @@ import shlex
 import shutil
 
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.cli.main import main
 from xling_jax.errors import UserError
-from xling_jax.experiments import compare, registry, sweep
+from xling_jax.sweeps import compare, sweep
+from xling_jax.training import run_record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,7 +57,7 @@ def _tiny_sweep_file(tmp_path) -> str:
     path = tmp_path / "tiny_sweep.py"
     path.write_text(f"""
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import seeds
+from xling_jax.sweeps.sweep import seeds
 
 def get_config():
     c = load_config_file({TINY_CONFIG!r})
@@ -82,13 +83,13 @@ def test_sweep_runs_records_and_resumes(tmp_path, tiny_tokenizer, capsys):
     assert sweep.run_sweep(s, str(root)) == {"seed=0": "done", "seed=1": "done"}
 
     run_dir = root / "seed=1"
-    record = registry.read_run(str(run_dir))
+    record = run_record.read_run(str(run_dir))
     assert record["start_step"] == 0 and "previous" not in record
     assert set(record["code"]) == {"commit", "dirty", "source"} and len(record["code"]["commit"]) == 40
     env = record["environment"]
     assert env["backend"] == "cpu" and env["device_count"] >= 1 and env["process_count"] == 1
     assert {"jax", "jaxlib", "flax", "optax", "orbax-checkpoint"} <= {k for k, v in env["packages"].items() if v}
-    final = registry.read_final(str(run_dir))
+    final = run_record.read_final(str(run_dir))
     assert final["step"] == 2 and final["dev"]["step"] == 2 and final["tokens_per_s"] > 0
     test = final["test"]["directions"]["en-es"]
     assert final["test"]["bleu"] == test["bleu"] and test["sentences"] == 4
@@ -102,8 +103,8 @@ def test_sweep_runs_records_and_resumes(tmp_path, tiny_tokenizer, capsys):
     os.remove(run_dir / "final.json")
     assert sweep.run_sweep(s, str(root)) == {"seed=0": "skipped", "seed=1": "done"}
     assert (root / "seed=0" / "final.json").read_text() == kept
-    assert registry.read_final(str(run_dir))["test"]["directions"]["en-es"]["sentences"] == 4
-    assert "previous" not in registry.read_run(str(run_dir))  # no training attempt was recorded
+    assert run_record.read_final(str(run_dir))["test"]["directions"]["en-es"]["sentences"] == 4
+    assert "previous" not in run_record.read_run(str(run_dir))  # no training attempt was recorded
 
     # Two seeds of one configuration: one row, two seeds, no p-value (it is the baseline).
     report = compare.compare([str(root)], None, str(tmp_path / "cmp"), n_samples=50, echo=False)
@@ -126,7 +127,7 @@ def _fake_run(workdir, pre_ln: bool, emb_dim: int, seed: int, hyps, refs, test_b
             f.writelines(line + "\n" for line in lines)
     direction = {"bleu": test_bleu, "chrf": test_bleu + 10, "tgt": "es", "sentences": len(refs),
                  "hyp": "eval/test/en-es.hyp", "ref": "eval/test/en-es.ref"}
-    final = {**registry.train_summary(rows), "test": {"bleu": test_bleu, "chrf": test_bleu + 10,
+    final = {**run_record.train_summary(rows), "test": {"bleu": test_bleu, "chrf": test_bleu + 10,
                                                       "directions": {"en-es": direction}}}
     with open(os.path.join(workdir, "final.json"), "w") as f:
         json.dump(final, f)
@@ -191,9 +192,9 @@ def test_sweep_parallel_then_one_run_by_name(tmp_path, tiny_tokenizer, capsys):
     finished = [i for i, line in enumerate(lines) if ": done in" in line]
     assert len(started) == len(finished) == 2 and max(started) < min(finished), lines  # both at once
     for name in ("seed=0", "seed=1"):
-        final = registry.read_final(str(root / name))
+        final = run_record.read_final(str(root / name))
         assert final["step"] == 2 and final["dev"]["step"] == 2 and final["tokens_per_s"] > 0, name
-        assert registry.read_run(str(root / name))["argv"][-4:] == ["--run", name, *flags[-2:]]
+        assert run_record.read_run(str(root / name))["argv"][-4:] == ["--run", name, *flags[-2:]]
         assert "step 2/2" in (root / name / sweep.LOG_FILE).read_text()  # its subprocess's output
 
     # --run NAME: that run alone (here its final.json was lost); the other's final.json is untouched.
@@ -201,7 +202,7 @@ def test_sweep_parallel_then_one_run_by_name(tmp_path, tiny_tokenizer, capsys):
     os.remove(root / "seed=1" / "final.json")
     assert main(["sweep", path, *flags, "--run", "seed=1"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "[sweep] seed=1: done"
-    assert registry.read_final(str(root / "seed=1"))["step"] == 2
+    assert run_record.read_final(str(root / "seed=1"))["step"] == 2
     assert (root / "seed=0" / "final.json").read_text() == kept
     assert main(["sweep", path, *flags, "--run", "seed=0"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "[sweep] seed=0: skipped"
@@ -218,17 +219,17 @@ def test_run_json_keeps_earlier_attempts_under_previous(tiny_workdir):
     config = load_config_file(TINY_CONFIG)
     config.train.steps, config.checkpoint_every, config.eval_every = 2, 1, 2
     train_and_evaluate(config, tiny_workdir)
-    first = registry.read_run(tiny_workdir)
+    first = run_record.read_run(tiny_workdir)
     assert first["start_step"] == 0 and "previous" not in first
     shutil.rmtree(os.path.join(tiny_workdir, "checkpoints", "2"))  # killed before its step-2 checkpoint
     train_and_evaluate(config, tiny_workdir)
-    second = registry.read_run(tiny_workdir)
+    second = run_record.read_run(tiny_workdir)
     assert second["start_step"] == 1 and second["previous"] == [first]
     assert {"started", "argv", "code", "environment"} <= set(second)
     # A rerun of a finished run trains nothing and records no attempt.
     train_and_evaluate(config, tiny_workdir)
-    assert registry.read_run(tiny_workdir) == second
+    assert run_record.read_run(tiny_workdir) == second
     # A third attempt lists both earlier ones, oldest first, each as written (not nested in the next).
-    third = registry.record_start(tiny_workdir, 1)
+    third = run_record.record_start(tiny_workdir, 1)
     assert third["previous"] == [first, {k: v for k, v in second.items() if k != "previous"}]
-    assert registry.read_run(tiny_workdir) == third
+    assert run_record.read_run(tiny_workdir) == third

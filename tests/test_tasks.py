@@ -4,14 +4,16 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.data import pipeline, tokenizer as tokenizer_lib
+from xling_jax.data import pipeline
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.errors import UserError
+from xling_jax.objectives import batches as train_batches
 from xling_jax.objectives import tasks
 from xling_jax.training.train import train_and_evaluate
-from conftest import TINY_CONFIG
 
 
 def config(task_list, **objective):
@@ -98,7 +100,7 @@ def test_monolingual_files_join_the_vocabulary_and_the_denoising_text(tmp_path, 
     tok = Tokenizer(os.path.join(workdir, tokenizer_lib.FILENAME))
     assert set(tok.languages()) == {"de", "en", "es"}
     from xling_jax.data import mixture
-    mono = tasks.MonolingualSource(mixture.directions(c.data, bible_data_dir), "train", bible_data_dir,
+    mono = pipeline.MonolingualSource(mixture.directions(c.data, bible_data_dir), "train", bible_data_dir,
                                    mixture.monolingual_files(c.data))
     tail = [mono[i] for i in range(len(mono) - 101, len(mono))]  # the file comes after the Bible sides
     assert [r["lang"] for r in tail] == ["es"] + ["de"] * 100  # empty lines skipped
@@ -158,6 +160,7 @@ def test_xlm_examples_mask_frame_and_mark_languages(tiny_workdir, bible_data_dir
 def test_xlm_loss_of_a_packed_batch_equals_the_lm_head_on_each_example(tiny_workdir, bible_data_dir):
     """The train step's nll/mlm, nll/tlm, nll/clm come from the encoder LM head on each example alone."""
     import jax
+
     from xling_jax.model import build_model
     from xling_jax.training import steps
     c, tok, examples = _xlm_examples(tiny_workdir, bible_data_dir, n=12)
@@ -221,7 +224,7 @@ def test_t5_span_corruption_trains(tmp_path, bible_data_dir):
     sentinels = [tok.symbol_id(tokenizer_lib.sentinel(i)) for i in range(16)]
     assert sorted(sentinels) == list(range(min(sentinels), min(sentinels) + 16))  # control symbols, in order
 
-    batch = next(iter(pipeline.train_dataset(c, tok, bible_data_dir)))
+    batch = next(iter(train_batches.train_dataset(c, tok, bible_data_dir)))
     assert (batch["task"][batch["targets_segment_ids"] > 0] == 0).all()  # one task: index 0
     pairs = 0
     for row in range(len(batch["inputs"])):

@@ -6,11 +6,12 @@ import os
 import sys
 
 import tensorflow_datasets as tfds
+from conftest import tiny_data_config
 from tensorflow_datasets.testing import mocking
 
-from conftest import tiny_data_config
 from xling_jax.cli.main import main
-from xling_jax.data import mixture, pipeline, registry
+from xling_jax.data import catalog, mixture, pipeline
+from xling_jax.objectives import batches as train_batches
 from xling_jax.training.train import setup_tokenizer
 
 REF = "ted_hrlr_translate/pt_to_en"
@@ -27,7 +28,7 @@ def _getitems(*args, generator, serialized=False):
 def _prepared_metadata(ref: str, data_dir: str) -> str:
     """DATA_DIR/REF/VERSION with the catalog builder's dataset_info.json and features.json and the
     split sizes: what a prepared copy holds besides its record files."""
-    builder = registry._tfds_builder(ref, data_dir)
+    builder = catalog._tfds_builder(ref, data_dir)
     template = lambda split: tfds.core.ShardedFileTemplate(data_dir=builder.data_dir, dataset_name=builder.name,
                                                            split=split, filetype_suffix="array_record")
     builder.info.set_splits(tfds.core.SplitDict([
@@ -53,7 +54,7 @@ def test_catalog_dataset_through_registry_and_pipeline(tmp_path, monkeypatch):
     with tfds.testing.mock_data(num_examples=SPLITS["train"], policy=tfds.testing.MockPolicy.USE_FILES,
                                 data_dir=version_dir):
         assert mixture.ensure_built(config.data) == data_dir  # prepared: nothing to download
-        ds = registry.open_dataset(REF, data_dir)
+        ds = catalog.open_dataset(REF, data_dir)
         assert ds.languages == ("en", "pt") and ds.splits == SPLITS and ds.split_name("dev") == "validation"
         records = [ds.source("train")[i] for i in range(SPLITS["train"])]
         assert len({r["pt"] for r in records}) == len(records)  # distinct mocked texts identify their record
@@ -64,7 +65,7 @@ def test_catalog_dataset_through_registry_and_pipeline(tmp_path, monkeypatch):
         tok = setup_tokenizer(config, str(tmp_path), data_dir)
         assert set(tok.languages()) == {"en", "pt"}
         tags = {tok.tag_id("en"): "en", tok.tag_id("pt"): "pt"}
-        it = iter(pipeline.train_dataset(config, tok, data_dir))
+        it = iter(train_batches.train_dataset(config, tok, data_dir))
         seen = {"en": 0, "pt": 0}
         for _ in range(4):
             batch = next(it)
@@ -100,7 +101,7 @@ def _one_line_error(capsys) -> str:
 def test_catalog_dataset_neither_prepared_nor_downloadable(tmp_path, capsys, monkeypatch):
     """Offline (made so here, whatever the machine's network) and with no prepared copy: one line
     naming both ways in (a prepared copy under --data_dir, the archives in --manual_dir), at once."""
-    monkeypatch.setattr(registry, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(catalog, "_reachable", lambda *a, **k: False)
     data_dir = str(tmp_path / "data")
     assert main(["data", "build", REF, "--data_dir", data_dir]) == 2
     err = _one_line_error(capsys)
@@ -118,7 +119,7 @@ def test_catalog_dataset_neither_prepared_nor_downloadable(tmp_path, capsys, mon
     missing = str(tmp_path / "archives")
     assert main(["data", "build", REF, "--data_dir", data_dir, "--manual_dir", missing]) == 2
     assert f"--manual_dir {missing} is not a folder" in _one_line_error(capsys)
-    assert not registry.is_built(REF, data_dir)
+    assert not catalog.is_built(REF, data_dir)
 
     # A name in neither the local builders nor the catalog.
     assert main(["data", "build", "no_such_translate/de-en", "--data_dir", data_dir]) == 2

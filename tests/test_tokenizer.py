@@ -2,7 +2,8 @@
 import unicodedata
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xling_jax.data.tokenizer import EOS_ID, PAD_ID, Tokenizer
 

@@ -8,8 +8,8 @@ import sys
 import jax
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from xling_jax.configs.loading import load_config_file
 from xling_jax.training import metrics
 from xling_jax.training.train import train_and_evaluate
@@ -28,7 +28,7 @@ def train_losses(workdir):
 
 
 def final_params(workdir):
-    from xling_jax.decoding.load import load_run
+    from xling_jax.training.load import load_run
     return load_run(workdir).params
 
 
@@ -145,7 +145,7 @@ def test_mesh_layouts_of_eight_devices_log_the_same_losses_as_one(tiny_workdir, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("on 8 device(s)") == len(LAYOUTS)
     one = train_losses(tiny_workdir)
-    for name, sizes in LAYOUTS.items():
+    for name in LAYOUTS:
         workdir = str(tmp_path / "layouts" / name)
         many = train_losses(workdir)
         assert one.keys() == many.keys()
@@ -159,3 +159,17 @@ def test_mesh_layouts_of_eight_devices_log_the_same_losses_as_one(tiny_workdir, 
         assert len(mirrored) == 3 and set(mirrored.values()) == {("fsdp", "tensor")}, mirrored  # params, mu, nu
         assert specs["params.embedding.embedding"] == ("tensor", "fsdp")
         assert specs["step"] == ()
+
+
+def test_evaluators_run_at_their_own_cadence(tiny_workdir):
+    """evals.NAME.every (0: eval_every) sets each evaluator's steps; all run at the last step, and the best
+    params follow dev_bleu only where it was measured."""
+    c = tiny(**{"train.steps": 6, "eval_every": 2, "eval_bleu": True})
+    c.evals.dev_bleu.every = 3
+    train_and_evaluate(c, tiny_workdir)
+    rows = {r["step"]: r for r in metrics.read(tiny_workdir) if r["kind"] == "eval"}
+    assert sorted(rows) == [2, 3, 4, 6]
+    assert [s for s in sorted(rows) if "dev_loss" in rows[s]] == [2, 4, 6]
+    assert [s for s in sorted(rows) if "dev_bleu" in rows[s]] == [3, 6]
+    with open(os.path.join(tiny_workdir, "best", "best.json")) as f:
+        assert json.load(f)["step"] in (3, 6)

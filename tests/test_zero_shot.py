@@ -7,11 +7,11 @@ import json
 import os
 
 import pytest
-
 from tiny_config import shrink
+
 from xling_jax.cli.main import main
 from xling_jax.configs.loading import load_config_file
-from xling_jax.data import mixture, registry
+from xling_jax.data import catalog, mixture
 from xling_jax.evaluation import bleu
 
 EXPERIMENT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "zero_shot_libreoffice.py")
@@ -22,7 +22,7 @@ LIMIT = 4
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from xling_jax.training.train import train_and_evaluate
-    registry.ensure_built("libreoffice_help")
+    catalog.ensure_built("libreoffice_help")
     c = shrink(load_config_file(EXPERIMENT))
     c.tokenizer.vocab_size, c.tokenizer.max_sentences = 2000, 5000  # Chinese characters need ~1,400 pieces
     c.train.steps = c.checkpoint_every = c.eval_every = 2
@@ -70,13 +70,13 @@ def test_every_direction_has_direct_and_pivot_scores_and_hypotheses(evaluated):
 
 
 def test_pivot_is_the_two_step_translation_through_english(run_dir, evaluated):
-    from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
+    from xling_jax.training.load import load_run
     out_dir, _ = evaluated
     run = load_run(run_dir)
     run.config.decode.beam_size = 2
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)
-    data_dir = registry.resolve_data_dir()
+    data_dir = catalog.resolve_data_dir()
     for key in DIRECTIONS:
         src, tgt = key.split("-")
         sources, _ = bleu.split_pairs(mixture.Direction("libreoffice_help", src, tgt), "test", data_dir, LIMIT)

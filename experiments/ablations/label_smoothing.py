@@ -22,7 +22,7 @@ Train loss includes the smoothing term, so compare dev loss (plain NLL) and BLEU
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

@@ -22,7 +22,7 @@ both use the base's sizes (emb_dim as the LSTM width, num_layers layers).
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

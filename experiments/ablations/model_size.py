@@ -28,7 +28,7 @@ layers around the default config's 128 x 3.
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import product, seeds, zipped
+from xling_jax.sweeps.sweep import product, seeds, zipped
 
 SIZES = {"tiny": {"model.emb_dim": [32, 64, 128], "model.mlp_dim": [128, 256, 512], "model.num_layers": [1, 2, 3]},
          "small": {"model.emb_dim": [64, 128, 256], "model.mlp_dim": [256, 512, 1024], "model.num_layers": [2, 3, 4]},

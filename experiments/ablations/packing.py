@@ -24,7 +24,7 @@ budgeted. Bucketing pads each batch to a multiple of data.bucket_step.
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

@@ -19,7 +19,7 @@ Expected: small, measured 2026-12-06 (code 2f3ff3a): mean ± std over seeds 0-2,
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

@@ -24,7 +24,7 @@ projection of their own: the separate runs have about 3 x vocab x emb_dim more p
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

@@ -31,7 +31,7 @@ per-direction table.
 import os
 
 from xling_jax.configs.loading import load_config_file
-from xling_jax.experiments.sweep import grid, product, seeds
+from xling_jax.sweeps.sweep import grid, product, seeds
 
 
 def get_config(arg: str = "tiny"):

@@ -11,9 +11,12 @@ import time
 import jax
 import numpy as np
 
-from xling_jax.data import mixture, pipeline
+from xling_jax.data import mixture
 from xling_jax.model import build_model
-from xling_jax.training import mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
+from xling_jax.objectives import batches as train_batches
+from xling_jax.training import mesh as mesh_lib
+from xling_jax.training import optimizer, steps
+from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.train import setup_tokenizer
 
 
@@ -31,7 +34,7 @@ def bench_data(config, workdir: str, batches: int = 50, steps_timed: int = 10) -
     tokenizer = setup_tokenizer(config, workdir, data_dir)
 
     start = time.perf_counter()
-    it = iter(pipeline.train_dataset(config, tokenizer, data_dir))
+    it = iter(train_batches.train_dataset(config, tokenizer, data_dir))
     first = next(it)
     startup = time.perf_counter() - start
     examples = tokens = 0

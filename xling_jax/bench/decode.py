@@ -33,14 +33,19 @@ import numpy as np
 
 from xling_jax.bench.shapes import MARIAN_MODEL, SHAPES, model_overrides
 from xling_jax.configs.default import get_config
-from xling_jax.data import mixture, tokenizer as tokenizer_lib
+from xling_jax.data import hf_vocab, marian_vocab, mixture
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.pipeline import PairSource
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.translate import MAX_SOURCE_LEN, bucket
 from xling_jax.errors import UserError
 from xling_jax.interop import ct2
+from xling_jax.interop.hf import export_hf
+from xling_jax.interop.marian import vocabulary
 from xling_jax.model import build_model
-from xling_jax.training import checkpoints, workdir as workdir_lib
+from xling_jax.training import checkpoints
+from xling_jax.training import workdir as workdir_lib
+from xling_jax.training.load import load_run
 from xling_jax.training.train import setup_tokenizer
 
 INTEROP_HINT = "not installed: pip install 'xling_jax[interop]'"
@@ -195,7 +200,7 @@ def run_transformers(hf_dir, batches, conv: dict, pad: int, eos: int, beam: int,
         translate(batches[0][:WARMUP_ROWS])  # warm-up: eager kernels compile nothing, a few rows suffice
         timing, outputs = _timed(translate, batches)
     finally:
-        del model
+        model = None  # frees the weights before the next engine loads
         gc.collect()
     return _result(timing, outputs, version=transformers.__version__, device=device), outputs
 
@@ -265,7 +270,7 @@ def run_ctranslate2(ct2_dir, batches, conv: dict, pad: int, eos: int, beam: int,
 
     translate(batches[0][:WARMUP_ROWS])
     timing, outputs = _timed(translate, batches)
-    del translator
+    translator = None
     return _result(timing, outputs, version=ctranslate2.__version__, device=device,
                    compute_type=compute_type), outputs
 
@@ -274,8 +279,6 @@ def exported_ids(tokenizer, hf_dir: str) -> tuple[np.ndarray | None, np.ndarray 
     """(source, target) arrays mapping xling's ids to the export's; None where they are the same.
 
     An export to Marian renumbers xling's own vocabulary (pad last); the other families keep ids."""
-    from xling_jax.data import hf_vocab, marian_vocab
-    from xling_jax.interop.marian import vocabulary
     if isinstance(tokenizer, hf_vocab.HFVocab):
         return None, None
     src_pieces, tgt_pieces, _, _, separate, _ = vocabulary(tokenizer)
@@ -316,8 +319,6 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
                  workdir: str | None = None, src: str = "en", tgt: str = "es", step: int | None = None) -> dict:
     """Times beam search on `workdir`'s model, or on a random model of the reference `shape` (default
     cpu-ref; `tokenizer_from`: a workdir whose vocabulary to reuse instead of training one)."""
-    from xling_jax.decoding.load import load_run
-    from xling_jax.interop.hf import export_hf
 
     if workdir and (shape or tokenizer_from):
         raise UserError("--shape and --tokenizer_from build a random reference model; with --workdir the "

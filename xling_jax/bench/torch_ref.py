@@ -12,12 +12,13 @@ import warnings
 
 import numpy as np
 
+from xling_jax.errors import UserError
+
 
 def _torch():
     try:
         import torch
     except ImportError as e:
-        from xling_jax.errors import UserError
         raise UserError("--against torch needs PyTorch: pip install torch") from e
     return torch
 
@@ -38,7 +39,6 @@ def build(cfg, train_config, max_len: int, threads: int, dtype: str | None = Non
     device = "cuda" if torch.cuda.is_available() else "cpu"
     d, c, vocab = cfg.emb_dim, cfg, cfg.vocab_size
     if c.activation not in ("relu", "gelu"):
-        from xling_jax.errors import UserError
         raise UserError(f"--against torch supports model.activation relu or gelu, not {c.activation!r}")
 
     class Seq2Seq(nn.Module):

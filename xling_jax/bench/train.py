@@ -21,10 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from xling_jax.bench import flops as flops_lib
+from xling_jax.bench import torch_ref
 from xling_jax.bench.shapes import SHAPES, model_overrides
 from xling_jax.errors import UserError
 from xling_jax.model import build_model
-from xling_jax.training import host_malloc, mesh as mesh_lib, optimizer, steps
+from xling_jax.training import host_malloc, optimizer, steps
+from xling_jax.training import mesh as mesh_lib
 
 BLOCKS = 4  # alternating xling/torch blocks the timed steps are split into
 
@@ -144,7 +146,6 @@ def bench_train(config, shape: str, steps_timed: int = 20, warmup: int = 3, agai
 
     torch_steps = {}  # name in the JSON -> PyTorch step
     if against == "torch":
-        from xling_jax.bench import torch_ref
         torch_steps["torch"], torch_device, torch_version = torch_ref.build(
             model.cfg, tc, length, threads, matmul_precision=torch_precision)
         if mc.dtype != "float32" and device.platform == "cpu":

@@ -25,7 +25,7 @@ import hashlib
 import random
 from typing import NamedTuple
 
-from xling_jax.data import registry
+from xling_jax.data import catalog
 from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.errors import UserError
 
@@ -50,7 +50,7 @@ def page_split(page: str) -> str:
 @functools.lru_cache(maxsize=4)
 def all_records(data_dir: str) -> tuple[dict, ...]:
     """Every record of the dataset's train, dev and test splits (str values), in dataset order."""
-    dataset = registry.open_dataset(DATASET, data_dir)
+    dataset = catalog.open_dataset(DATASET, data_dir)
     records = []
     for split in ("train", "dev", "test"):
         source = dataset.source(split)

@@ -13,23 +13,25 @@ except the dropout rates, which are this run's choice.
 import functools
 import json
 import os
-import time
 
 import jax
 import numpy as np
 
+from xling_jax import log
 from xling_jax.classification import batches, data, evaluate, steps
-from xling_jax.data import registry, tokenizer as tokenizer_lib
+from xling_jax.data import catalog
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.libreoffice.corpus import LANGUAGES
 from xling_jax.errors import UserError
 from xling_jax.model.classifier import build_classifier
-from xling_jax.training import checkpoints, host_malloc, init_from, mesh as mesh_lib, numerics, optimizer, preemption
-from xling_jax.training import workdir as workdir_lib
-from xling_jax.training.metrics import MetricsWriter
-from xling_jax.training.progress import Progress
+from xling_jax.training import checkpoints, host_malloc, init_from, loop, numerics, optimizer
+from xling_jax.training import mesh as mesh_lib
 from xling_jax.training import train as train_lib
+from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.train import train_tokenizer
 from xling_jax.training.validate import validate
+
+logger = log.get_logger(__name__)
 
 LABELS_FILE = "classify_labels.json"  # marks a classification workdir: the task and its classes
 # Keys that must not change when a run resumes: they decide what the checkpoints were trained on.
@@ -148,7 +150,7 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     check_config(config)
     cc = config.classify
     workdir = workdir_lib.prepare(workdir)
-    data_dir = registry.ensure_built(data.DATASET, config.data.data_dir or None)
+    data_dir = catalog.ensure_built(data.DATASET, config.data.data_dir or None)
     records = data.all_records(data_dir)
     mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
     mesh_lib.check_batch_size(config.train.batch_size, mesh)
@@ -193,60 +195,28 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
     state = train_lib.resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
-    best = checkpoints.best_record(workdir)
 
-    start, total = int(state.step), config.train.steps
-    writer = MetricsWriter(workdir, start)
-    guard = numerics.Guard(config.train.max_nonfinite, config.train.spike_factor,
-                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r],
-                           checkpoints.saved_numerics(mngr, start))
-    guard_call = numerics.stopping_caller(guard, mngr, lambda: checkpoints.finish(mngr), writer.close)
+    def step(state, i):
+        idx = batches.train_indices(lengths, config.train.batch_size, i, config.seed)
+        batch = {"tokens": batches.pad([rows[j] for j in idx], tokenizer.pad_id, max_len=cc.max_len),
+                 "labels": labels[idx]}
+        return train_step(state, mesh_lib.global_batch(_local_rows(batch), mesh), step_rng, nan_steps=nan_steps)
+
+    def dev_accuracy(params):
+        dev = score(predictor, params, tokenizer, prefix, dev_records, cc.eval_languages, config)
+        return _dev_row(dev, cc.train_languages)
+
+    task = loop.Task(step, tokens=lambda fetched: sum(float(m["tokens"]) for m in fetched),
+                     guard_keys=("accuracy", "grad_norm"),
+                     evaluators=[loop.Evaluator("dev_accuracy", loop.every(config, "dev_accuracy"), dev_accuracy)], select="dev_accuracy")
     header = (f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s); {len(rows):,} training texts "
               f"({', '.join(cc.train_languages)}), {len(dev_records):,} dev records")
-    with preemption.StopRequest() as stop, Progress(start, total, enabled=jax.process_index() == 0,
-                                                    header=header) as progress:
-        window, t_window = [], time.perf_counter()
-        for step in range(start, total):
-            idx = batches.train_indices(lengths, config.train.batch_size, step, config.seed)
-            batch = {"tokens": batches.pad([rows[i] for i in idx], tokenizer.pad_id, max_len=cc.max_len),
-                     "labels": labels[idx]}
-            state, metrics = train_step(state, mesh_lib.global_batch(_local_rows(batch), mesh), step_rng,
-                                        nan_steps=nan_steps)
-            window.append(metrics)
-            done = step + 1
-            if done % config.log_every == 0 or done == total:
-                fetched = jax.device_get(window)
-                elapsed = time.perf_counter() - t_window
-                row = guard_call(guard.window_row, done, fetched, ("accuracy", "grad_norm"))
-                row.update(learning_rate=float(fetched[-1]["learning_rate"]),
-                           tokens_per_s=sum(float(m["tokens"]) for m in fetched) / elapsed,
-                           steps_per_s=len(fetched) / elapsed)
-                writer.write(done, row)
-                progress.update(done, row)
-                window, t_window = [], time.perf_counter()
-            if done % config.eval_every == 0 or done == total:
-                dev = score(predictor, state.params, tokenizer, prefix, dev_records, cc.eval_languages, config)
-                row = _dev_row(dev, cc.train_languages)
-                if best is None or row["dev_accuracy"] > best["score"]:  # every process saves its share
-                    checkpoints.save_best(workdir, done, state.params, "dev_accuracy", row["dev_accuracy"])
-                    best = checkpoints.best_record(workdir)
-                writer.write(done, row, kind="eval")
-                progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
-            stopping = stop.stop_at(done)  # as in the translation loop
-            if done % config.checkpoint_every == 0 or done == total or stopping:
-                checkpoints.save(mngr, done, state, numerics=guard_call(guard.saved, done,
-                                                                        [m["nonfinite"] for m in window]))
-            if stopping:
-                checkpoints.finish(mngr)
-                writer.close()
-                preemption.report_stop(stopping, done, str(mngr.directory), workdir)
-                return {}
-            if not window:
-                t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
-    checkpoints.finish(mngr)
-    writer.close()
+    start, total = int(state.step), config.train.steps
+    state, _, stopped = loop.run(task, state, workdir, mngr, loop.schedule(config), header=header)
+    if stopped:
+        return {}
     if start >= total:
-        print(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
+        logger.info(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
 
     params, step = _final_params(config, workdir, state, init, init_rng, shardings.params)
     eval_records = _eval_records(records, cc.eval_split, config)
@@ -259,7 +229,7 @@ def classify_and_evaluate(config, workdir: str) -> dict:
     if jax.process_index() == 0:
         with open(os.path.join(workdir, evaluate.RESULTS_FILE), "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
-        print(evaluate.format_table(results))
+        logger.info(evaluate.format_table(results))
     return results
 
 

@@ -40,8 +40,8 @@ def default_out(workdir: str, src: str, tgt: str, text: str) -> str:
 
 def cmd_attention(args, step, apply_decode_flags) -> None:
     from xling_jax.data import mixture
-    from xling_jax.decoding.load import load_run
     from xling_jax.evaluation import attention, attention_plot
+    from xling_jax.training.load import load_run
     layers, heads = _indices(args.layers, "--layers"), _indices(args.heads, "--heads")
     run = load_run(args.workdir, step)
     mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)

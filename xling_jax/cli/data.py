@@ -47,10 +47,10 @@ def csv(text: str) -> list[str]:
 
 def build_options(args) -> tuple[str, dict | None]:
     """The dataset reference and, for parametric builders, their options from the flags."""
-    from xling_jax.data import registry
+    from xling_jax.data import catalog
     ref = args.name
-    family, config = registry.split_ref(ref) if "/" in ref else (ref, None)
-    if family not in registry.PARAMETRIC:
+    family, config = catalog.split_ref(ref) if "/" in ref else (ref, None)
+    if family not in catalog.PARAMETRIC:
         return ref, None
     name = config or args.config_name
     if not name:
@@ -74,19 +74,19 @@ def build_options(args) -> tuple[str, dict | None]:
 
 
 def cmd_build(args) -> None:
-    from xling_jax.data import registry
+    from xling_jax.data import catalog
     ref, options = build_options(args)
     start = time.perf_counter()
-    path = registry.build(ref, args.data_dir, install=args.install, options=options,
+    path = catalog.build(ref, args.data_dir, install=args.install, options=options,
                           manual_dir=args.manual_dir or None)
-    ds = registry.Dataset(ref, path)
+    ds = catalog.Dataset(ref, path)
     print(json.dumps({"dataset": ref, "path": path, "languages": list(ds.languages), "splits": ds.splits,
                       "seconds": round(time.perf_counter() - start, 1)}))
 
 
 def cmd_show(args) -> None:
-    from xling_jax.data import registry
-    ds = registry.open_dataset(args.name, registry.resolve_data_dir(args.data_dir))
+    from xling_jax.data import catalog
+    ds = catalog.open_dataset(args.name, catalog.resolve_data_dir(args.data_dir))
     split = ds.split_name(args.split)
     print(f"{ds.ref}  ({ds.path})")
     first = ds.description.strip().split("\n\n")[0]

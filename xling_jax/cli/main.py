@@ -1,15 +1,20 @@
 """`xling`: data, train, classify, translate, score, backtranslate, eval, attention, bench, import, export.
 
 Errors a user can fix print one line (`xling: error: ...`) and exit with status 2.
+Each command imports what it runs inside its own function (as cli/data.py and cli/attention.py do):
+lazily, for start-up time, so that `xling --help` and a bad flag answer without loading JAX and a model's
+libraries. The package layers are in xling_jax/__init__.py.
 """
 import argparse
 import json
 import os
 import sys
 
-from xling_jax.cli import attention as cli_attention, data as cli_data
+from xling_jax import log
 from xling_jax.bench.shapes import SHAPES
 from xling_jax.bench.torch_ref import PRECISIONS as TORCH_PRECISIONS
+from xling_jax.cli import attention as cli_attention
+from xling_jax.cli import data as cli_data
 from xling_jax.errors import UserError
 from xling_jax.training import distributed
 
@@ -33,7 +38,9 @@ def _split_config_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xling", description="Cross-lingual encoder-decoder models in JAX/Flax.")
+    p = argparse.ArgumentParser(prog="xling", description="Cross-lingual encoder-decoder models in JAX/Flax.",
+                                epilog="--verbosity LEVEL (anywhere on the command line): the diagnostics shown, "
+                                       f"one of {', '.join(log.LEVELS)} (default {log.DEFAULT_LEVEL})")
     sub = p.add_subparsers(dest="command", required=True)
 
     cli_data.add_parsers(sub)
@@ -330,8 +337,8 @@ def _step(text: str | None):
 
 def cmd_translate(args) -> None:
     from xling_jax.data import mixture
-    from xling_jax.decoding.load import load_run
     from xling_jax.decoding.translate import Translator
+    from xling_jax.training.load import load_run
     run = load_run(args.workdir)
     mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)
     _apply_decode_flags(args, run.config.decode)
@@ -375,8 +382,8 @@ def _read_pairs(lines: list[str]) -> list[tuple[str, str] | None]:
 
 def cmd_score(args) -> None:
     from xling_jax.data import mixture
-    from xling_jax.decoding.load import load_run
     from xling_jax.decoding.score import Scorer
+    from xling_jax.training.load import load_run
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")
     run = load_run(args.workdir, _step(args.step))
@@ -392,8 +399,8 @@ def cmd_score(args) -> None:
 
 
 def cmd_backtranslate(args) -> None:
-    from xling_jax.data.backtranslation import backtranslate, monolingual_lines
-    from xling_jax.decoding.load import load_run
+    from xling_jax.decoding.backtranslation import backtranslate, monolingual_lines
+    from xling_jax.training.load import load_run
     run = load_run(args.workdir, _step(args.step))
     _apply_decode_flags(args, run.config.decode)
     total = len(monolingual_lines(args.input))
@@ -405,8 +412,8 @@ def cmd_backtranslate(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from xling_jax.decoding.load import load_run
     from xling_jax.evaluation.bleu import evaluate
+    from xling_jax.training.load import load_run
     run = load_run(args.workdir, _step(args.step))
     _apply_decode_flags(args, run.config.decode)
     results = evaluate(run, args.split, args.data_dir or None, args.limit, compare=args.compare,
@@ -427,7 +434,7 @@ def cmd_eval(args) -> None:
 
 
 def cmd_sweep(args, overrides) -> None:
-    from xling_jax.experiments import sweep as sweep_lib
+    from xling_jax.sweeps import sweep as sweep_lib
     sweep = sweep_lib.load(args.sweep_file, overrides)
     root = args.root or os.path.join("runs", os.path.splitext(os.path.basename(args.sweep_file.split(":")[0]))[0])
     if args.print_commands:
@@ -443,7 +450,7 @@ def cmd_sweep(args, overrides) -> None:
 
 
 def cmd_compare(args) -> None:
-    from xling_jax.experiments import compare
+    from xling_jax.sweeps import compare
     if args.out is None and len(args.dirs) > 1:
         raise UserError("several DIRs: name the report folder with --out")
     compare.compare(args.dirs, args.baseline, args.out or os.path.join(args.dirs[0], "compare"), args.samples)
@@ -492,8 +499,30 @@ def main(argv: list[str] | None = None) -> int:
         preemption.command = None
 
 
+def _split_verbosity(argv: list[str]) -> tuple[list[str], str]:
+    """(argv without it, the level of `--verbosity LEVEL`), which may stand anywhere in the command line."""
+    rest, level, i = [], log.DEFAULT_LEVEL, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--verbosity" or arg.startswith("--verbosity="):
+            if "=" in arg:
+                level = arg.split("=", 1)[1]
+            elif i + 1 < len(argv):
+                level, i = argv[i + 1], i + 1
+            else:
+                level = ""
+            if level not in log.LEVELS:
+                raise UserError(f"--verbosity {level!r}: choose one of {', '.join(log.LEVELS)}")
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, level
+
+
 def _run(argv: list[str]) -> int:
     try:
+        argv, level = _split_verbosity(argv)
+        log.set_verbosity(level)
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
         if overrides and args.command not in ("train", "classify", "bench", "sweep", "import"):

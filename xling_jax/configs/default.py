@@ -16,7 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.seed = 0
 
     c.data = ml_collections.ConfigDict()
-    c.data.name = "bible"  # a dataset in xling_jax.data.registry
+    c.data.name = "bible"  # a dataset in xling_jax.data.catalog
     c.data.data_dir = ""  # "" means $XLING_DATA_DIR, else ~/.cache/xling_jax/datasets
     c.data.directions = ("en-es", "es-en")  # source-target language pairs of data.name
     # A mixture instead: ("libreoffice_help:en-de", "bible:en-es", ...); see xling_jax/data/mixture.py.
@@ -190,6 +190,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_batches = 0  # dev batches per evaluation; 0 = whole split
     c.eval_bleu = True  # also decode dev (config.decode), log BLEU/chrF++, keep the best params in WORKDIR/best
     c.eval_bleu_limit = 0  # dev sentences decoded per direction; 0 = all
+    # The evaluators of training/loop.py, each run every `every` steps (0: eval_every) and at the last step:
+    # dev_loss and dev_bleu (with eval_bleu) in translation runs, dev_accuracy in classification runs.
+    c.evals = ml_collections.ConfigDict({name: {"every": 0} for name in ("dev_loss", "dev_bleu", "dev_accuracy")})
 
     # `xling sweep`: after training, each run is scored on this split, its hypotheses and references kept
     # for `xling compare`'s paired bootstrap (experiments/sweep.py).

@@ -7,6 +7,7 @@ import os
 
 import ml_collections
 
+from xling_jax.configs import default
 from xling_jax.errors import UserError
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "default.py")
@@ -88,7 +89,6 @@ def check_schema(config: ml_collections.ConfigDict) -> None:
     """One UserError for the first key the default config lacks (a typo in a config file) or whose
     value has another type than the default's. Sections that are empty by default (data.sources)
     hold free-form entries."""
-    from xling_jax.configs import default
     defaults = default.get_config()
     known = all_keys(defaults)
 
@@ -142,7 +142,6 @@ def from_json(text: str) -> ml_collections.ConfigDict:
 
 def with_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """`config` with any key it lacks taken from the default config (for runs saved by older code)."""
-    from xling_jax.configs import default
 
     def fill(node, defaults):
         for k, v in defaults.items():

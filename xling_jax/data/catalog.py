@@ -24,7 +24,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xling_jax import log
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 # Local builders: module providing `build(data_dir, *, install=False[, config_name, options])`.
 LOCAL_BUILDERS = {
@@ -132,7 +135,7 @@ def ensure_built(ref: str, data_dir: str | None = None, options: dict | None = N
                         "a prepared copy")
     with _build_lock(_make_data_dir(data_dir), ref):
         if not is_built(ref, data_dir):  # another process may have built it while this one waited
-            print(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
+            logger.info(f"Dataset {ref!r} is not built in {data_dir}; building it now (xling data build {ref}).")
             _build(ref, data_dir, False, options, None)
     return data_dir
 
@@ -229,7 +232,7 @@ class Dataset:
         index = self._pair_indices(split)  # keyed in the dataset's language order, which need not be sorted
         return index[(src, tgt)] if (src, tgt) in index else index[(tgt, src)]
 
-    @functools.lru_cache(maxsize=None)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - datasets live as long as the process anyway
     def _pair_indices(self, split: str) -> dict[tuple[str, str], np.ndarray]:
         # One pass over the split serves every language pair (multi-way datasets have many).
         source = self.source(split)

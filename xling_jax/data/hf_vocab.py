@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from xling_jax.data.marian_vocab import read_json
-from xling_jax.data.tokenizer import Sequences
+from xling_jax.data.sequences import Sequences
 from xling_jax.errors import UserError
 
 FILENAME = "hf_tokenizer.json"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from xling_jax.errors import UserError
+
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}")
 _SCRIPT = re.compile(r"[A-Za-z]{4}")
 _REGION = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
@@ -56,7 +58,6 @@ def base_language(code: str) -> str:
 
 def normalise_all(codes, what: str = "languages") -> list[str]:
     """A list (or comma-separated string) of codes, normalised; UserError naming a bad or repeated one."""
-    from xling_jax.errors import UserError
     if isinstance(codes, str):
         codes = [c for c in codes.split(",") if c.strip()]
     if not isinstance(codes, (list, tuple)) or not all(isinstance(c, str) for c in codes):

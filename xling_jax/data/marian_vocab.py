@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import sentencepiece as spm
 
-from xling_jax.data.tokenizer import Sequences
+from xling_jax.data.sequences import Sequences
 from xling_jax.errors import UserError
 
 SOURCE_SPM, TARGET_SPM = "source.spm", "target.spm"

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from xling_jax.data import registry
+from xling_jax.data import catalog
 from xling_jax.errors import UserError
 
 
@@ -56,7 +56,7 @@ def dataset_refs(data_config) -> list[str]:
     """The datasets a config reads, in first-mention order (no dataset needs to be built)."""
     refs = []
     for ref, _, _ in _entries(data_config):
-        registry.split_ref(ref)
+        catalog.split_ref(ref)
         if ref not in refs:
             refs.append(ref)
     return refs
@@ -87,8 +87,8 @@ def directions(data_config, data_dir: str | None = None) -> list[Direction]:
     """All training directions, with language codes checked against the built datasets."""
     out = []
     for ref, d, written in _entries(data_config):
-        (src, tgt), = registry.parse_directions(ref, [d], data_dir)
-        synthetic = registry.open_dataset(ref, data_dir).synthetic
+        (src, tgt), = catalog.parse_directions(ref, [d], data_dir)
+        synthetic = catalog.open_dataset(ref, data_dir).synthetic
         if synthetic == tgt:
             if written:
                 raise UserError(f"data.mixture entry {ref}:{d} would teach the model to write machine "
@@ -142,8 +142,8 @@ def sampling_rates(sizes, backtranslated, temperature: float, bt_ratio: float = 
 
 def source_options(data_config, ref: str) -> dict | None:
     """Build options for a parametric dataset (`gettext/NAME`, `parallel_text/NAME`) from data.sources.NAME."""
-    family, name = registry.split_ref(ref)
-    if family not in registry.PARAMETRIC or "sources" not in data_config or name not in data_config.sources:
+    family, name = catalog.split_ref(ref)
+    if family not in catalog.PARAMETRIC or "sources" not in data_config or name not in data_config.sources:
         return None
     opts = data_config.sources[name]
     opts = opts.to_dict() if hasattr(opts, "to_dict") else dict(opts)
@@ -154,14 +154,14 @@ def source_options(data_config, ref: str) -> dict | None:
 
 
 def pair_counts(dirs: list[Direction], split: str, data_dir: str | None) -> list[int]:
-    return [len(registry.open_dataset(d.dataset, data_dir).pair_index(split, d.src, d.tgt)) for d in dirs]
+    return [len(catalog.open_dataset(d.dataset, data_dir).pair_index(split, d.src, d.tgt)) for d in dirs]
 
 
 def ensure_built(data_config) -> str:
     """Builds every locally buildable dataset of the config if missing; returns the data directory."""
-    data_dir = registry.resolve_data_dir(data_config.data_dir)
+    data_dir = catalog.resolve_data_dir(data_config.data_dir)
     for ref in dataset_refs(data_config):
-        registry.ensure_built(ref, data_dir, options=source_options(data_config, ref))
+        catalog.ensure_built(ref, data_dir, options=source_options(data_config, ref))
     return data_dir
 
 

@@ -1,4 +1,4 @@
-"""grain input pipeline: directions, temperature mixing, tokenization, packing or bucketing, batching.
+"""grain input pipeline: directions, temperature mixing, tokenization, evaluation batches (training batches: objectives/batches.py).
 
 A batch is a dict of int32 arrays, each BxL: `inputs`, `targets` and their
 `_segment_ids` (0 = padding) and `_positions`. Inputs start with the target
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import grain
 import numpy as np
 
-from xling_jax.data import bucket, mixture, registry
+from xling_jax.data import bucket, catalog, mixture
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer
 
@@ -35,7 +35,7 @@ class PairSource:
     """Random access over one direction's usable pairs in a split (see `pair_index`)."""
 
     def __init__(self, direction: mixture.Direction, split: str, data_dir: str | None, train_pairs: int = 0):
-        dataset = registry.open_dataset(direction.dataset, data_dir)
+        dataset = catalog.open_dataset(direction.dataset, data_dir)
         self._source = dataset.source(split)
         self._index = pair_index(dataset, direction, split, train_pairs)
         self._direction = direction
@@ -58,10 +58,37 @@ def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, d
     dirs = [d for d in dirs if d.tgt == lang or (d.src == lang and not d.backtranslated)]
     out = []
     for ref in dict.fromkeys(d.dataset for d in dirs):
-        ds = registry.open_dataset(ref, data_dir)
+        ds = catalog.open_dataset(ref, data_dir)
         out.append((ref, np.unique(np.concatenate([pair_index(ds, d, split, train_pairs) for d in dirs
                                                    if d.dataset == ref]))))
     return out
+
+
+class MonolingualSource:
+    """Random access to {"text", "lang"}: each language side of the run's directions, once per record."""
+
+    def __init__(self, dirs, split: str, data_dir: str | None, files=(), only=None, train_pairs: int = 0):
+        """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text;
+        `only`: keep the text of these languages alone; `train_pairs`: see pipeline.pair_index."""
+        self._parts = []  # (records with a text in `lang`, record indices, lang)
+        keep = lambda lang: only is None or lang in only
+        for lang in filter(keep, mixture.languages(dirs)):
+            for ref, idx in language_records(dirs, lang, split, data_dir, train_pairs):
+                if len(idx):
+                    self._parts.append((catalog.open_dataset(ref, data_dir).source(split), idx, lang))
+        for path, lang in (f for f in files if keep(f[1])):
+            lines = mixture.read_lines(path)
+            if lines:
+                self._parts.append(([{lang: line} for line in lines], np.arange(len(lines)), lang))
+        self._offsets = np.cumsum([0] + [len(idx) for _, idx, _ in self._parts])
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __getitem__(self, i: int) -> dict:
+        part = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        source, idx, lang = self._parts[part]
+        return {"text": source[idx[i - self._offsets[part]]][lang], "lang": lang}
 
 
 def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, max_sentences: int,
@@ -90,7 +117,7 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
             if ref is None:
                 out += [lines[i] for i in indices]
             else:
-                out += [r[lang] for r in registry.open_dataset(ref, data_dir).source("train").read_many(indices)]
+                out += [r[lang] for r in catalog.open_dataset(ref, data_dir).source("train").read_many(indices)]
     return out
 
 
@@ -128,34 +155,6 @@ def mixed_dataset(config, split: str, data_dir: str | None, seed: int | None = N
     live = rates[rates > 0]
     ds = parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, list(live))
     return ds, dirs, rates
-
-
-def train_dataset(config, tokenizer: Tokenizer, data_dir: str | None, process_index: int = 0,
-                  process_count: int = 1) -> grain.IterDataset:
-    """Endless batches of this process's rows: packed (data.pack) or length-bucketed."""
-    from xling_jax.objectives import tasks
-    dc = config.data
-    ds, dirs, _ = mixed_dataset(config, "train", data_dir)
-    local_batch = config.train.batch_size // process_count
-    ds = tasks.mix(config, tokenizer, data_dir, ds, bt_id(config, tokenizer, dirs))
-    if dc.pack:
-        ds = ds[process_index::process_count]
-    # Longer pairs are dropped rather than truncated: a cut target teaches the model to stop mid-sentence.
-    ds = ds.filter(lambda ex: len(ex["inputs"]) <= dc.max_len and len(ex["targets"]) <= dc.max_len)
-    it = ds.to_iter_dataset()
-    if dc.pack:
-        it = grain.experimental.FirstFitPackIterDataset(
-            it, length_struct={k: dc.max_len for k in tasks.features(config)},
-            num_packing_bins=dc.packing_bins or local_batch,
-            seed=config.seed, shuffle_bins=True)
-        return it.batch(local_batch, drop_remainder=True)
-    # Bucketing needs every process to agree on each batch's length, so every process forms
-    # the same global batches and keeps its own contiguous block of rows.
-    it = bucket.LengthBucketIterDataset(it, config.train.batch_size, dc.max_len, window=dc.bucket_window,
-                                        step=dc.bucket_step, seed=config.seed,
-                                        features=tasks.features(config))
-    lo, hi = process_index * local_batch, (process_index + 1) * local_batch
-    return it.map(lambda b: {k: v[lo:hi] for k, v in b.items()})
 
 
 def eval_examples(config, tokenizer: Tokenizer, direction: mixture.Direction, split: str,

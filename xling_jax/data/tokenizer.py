@@ -17,6 +17,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import sentencepiece as spm
 
+from xling_jax.data import hf_vocab, marian_vocab
+from xling_jax.data.sequences import Sequences
+from xling_jax.errors import UserError
+
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 FILENAME = "tokenizer.model"
 
@@ -55,7 +59,6 @@ def train(sentences: Iterable[str], path: str, vocab_size: int, languages: Seque
         needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(e))
         if not needed:
             raise
-        from xling_jax.errors import UserError
         raise UserError(f"tokenizer.vocab_size={vocab_size} is smaller than the {needed.group(1)} characters and "
                         "symbols the text needs (Chinese has many); raise tokenizer.vocab_size") from None
     tmp = path + ".tmp"
@@ -79,51 +82,6 @@ def _train_spm(sentences, model, vocab_size, model_type, languages, extra_symbol
 
 def _valid_utf8(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8")
-
-
-def language_name(code: str) -> str:
-    """The English name of an ISO 639 code (`de` -> German, `pt_BR` -> Portuguese), for task prefixes."""
-    from iso639 import Lang
-    from iso639.exceptions import InvalidLanguageValue, DeprecatedLanguageValue
-    from xling_jax.errors import UserError
-    base = code.replace("-", "_").split("_", 1)[0]
-    try:
-        return Lang(base).name.split(";")[0].split(" (")[0]
-    except (InvalidLanguageValue, DeprecatedLanguageValue):
-        raise UserError(f"data.task_prefix names languages, and {code!r} is no ISO 639 code; write the prefix "
-                        "without {src}/{tgt} or use {src_code}/{tgt_code}") from None
-
-
-def task_text(template: str, src_lang: str | None, tgt_lang: str) -> str:
-    """data.task_prefix filled in: {src}/{tgt} English language names ("translate {src} to {tgt}: " ->
-    "translate English to German: ", as T5 was trained), {src_code}/{tgt_code} the codes."""
-    if not template:
-        return ""
-    names = {k: language_name(v) for k, v in (("src", src_lang), ("tgt", tgt_lang))
-             if v and "{" + k + "}" in template}
-    try:
-        return template.format(src_code=src_lang or "", tgt_code=tgt_lang, **names)
-    except (KeyError, IndexError, ValueError) as e:
-        from xling_jax.errors import UserError
-        raise UserError(f"data.task_prefix {template!r}: use only {{src}}, {{tgt}}, {{src_code}}, {{tgt_code}} "
-                        f"({type(e).__name__}: {e})") from None
-
-
-class Sequences:
-    """Whole sources and targets from texts, for every tokenizer class: the affixes around the ids,
-    and `task_prefix` (data.task_prefix, e.g. T5's "translate {src} to {tgt}: ") before a source's text."""
-    task_prefix = ""
-
-    def encode_sources(self, texts, src_lang: str | None, tgt_lang: str, after_prefix=()) -> list[list[int]]:
-        """Source ids of each text; `after_prefix` (e.g. the <BT> tag) follows the vocabulary's prefix."""
-        prefix, suffix = self.source_affixes(src_lang, tgt_lang)
-        prefix = prefix + list(after_prefix)
-        lead = task_text(self.task_prefix, src_lang, tgt_lang)
-        return [prefix + ids + suffix for ids in self.encode_batch([lead + t for t in texts])]
-
-    def encode_targets(self, texts, tgt_lang: str) -> list[list[int]]:
-        prefix, suffix = self.target_affixes(tgt_lang)
-        return [prefix + self.encode_target(t) + suffix for t in texts]
 
 
 class Tokenizer(Sequences):
@@ -170,7 +128,6 @@ class Tokenizer(Sequences):
         vocabulary lacks it."""
         i = self.sp.piece_to_id(piece)
         if i == UNK_ID or not self.sp.is_control(i):
-            from xling_jax.errors import UserError
             raise UserError(f"the vocabulary {self.path} has no {piece} symbol: {why}")
         return i
 
@@ -207,7 +164,6 @@ class Tokenizer(Sequences):
 
 def exists(workdir: str) -> bool:
     """Whether `workdir` holds a vocabulary: xling's tokenizer.model or an imported one."""
-    from xling_jax.data import hf_vocab, marian_vocab
     return (os.path.isfile(os.path.join(workdir, FILENAME)) or marian_vocab.exists(workdir)
             or hf_vocab.exists(workdir))
 
@@ -215,7 +171,6 @@ def exists(workdir: str) -> bool:
 def load(workdir: str, task_prefix: str = ""):
     """The workdir's tokenizer: xling's `Tokenizer`, or after an import a `MarianVocab` or an `HFVocab`;
     `task_prefix`: the run's data.task_prefix."""
-    from xling_jax.data import hf_vocab, marian_vocab
     path = os.path.join(workdir, FILENAME)
     if not os.path.isfile(path) and hf_vocab.exists(workdir):
         tok = hf_vocab.HFVocab(workdir)

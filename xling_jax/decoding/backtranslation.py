@@ -12,8 +12,9 @@ import hashlib
 import json
 import os
 
-from xling_jax.data import mixture, registry, user_build
+from xling_jax.data import catalog, mixture, user_build
 from xling_jax.data.parallel_text import readers
+from xling_jax.decoding.translate import Translator
 from xling_jax.errors import UserError
 
 PROVENANCE = "backtranslation.json"
@@ -41,7 +42,6 @@ def backtranslate(run, src: str, tgt: str, input_path: str, out_dir: str, name: 
                   data_dir: str | None = None, progress=None, warn=None) -> dict:
     """Translates INPUT (TGT text) into SRC with `run`, writes OUT and builds parallel_text/NAME
     (NAME: OUT's folder name by default) in the data directory; returns the provenance record."""
-    from xling_jax.decoding.translate import Translator
     if src == tgt:
         raise UserError(f"--src and --tgt are both {src!r}")
     mixture.check_known(run.config.data, [("--src", src), ("--tgt", tgt)], run.tokenizer)
@@ -63,8 +63,8 @@ def backtranslate(run, src: str, tgt: str, input_path: str, out_dir: str, name: 
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(t + "\n" for t in texts)
     ref = f"parallel_text/{name}"
-    data_dir = registry.resolve_data_dir(data_dir)
-    built = registry.Dataset(ref, registry.build(ref, data_dir, options=options))
+    data_dir = catalog.resolve_data_dir(data_dir)
+    built = catalog.Dataset(ref, catalog.build(ref, data_dir, options=options))
     with open(input_path, "rb") as f:
         input_sha1 = hashlib.sha1(f.read()).hexdigest()
     record = {

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from xling_jax.decoding.translate import MAX_SOURCE_LEN, Translator
 from xling_jax.errors import UserError
 
 WEIGHTS = "attention_weights"  # the name the model's Attention modules sow their weights under
@@ -67,9 +68,8 @@ def teacher_forcing_ids(tokenizer, text: str, translation: str, tgt_lang: str, d
 
 def cross_attention(run, text: str, tgt_lang: str, translation: str | None = None,
                     src_lang: str | None = None) -> CrossAttention:
-    """The cross-attention of `run` (a decoding.load.Run) on `text` (in `src_lang`) and its translation
+    """The cross-attention of `run` (a training.load.Run) on `text` (in `src_lang`) and its translation
     into `tgt_lang`: the model's own (run.config.decode) unless `translation` is given (e.g. a reference)."""
-    from xling_jax.decoding.translate import MAX_SOURCE_LEN, Translator
     if not text.strip():
         raise UserError("give a non-empty text to translate")
     _source_affixes(run.tokenizer, src_lang, tgt_lang)  # an unknown language fails before any decoding

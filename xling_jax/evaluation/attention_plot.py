@@ -8,7 +8,6 @@ import os
 import warnings
 from collections.abc import Sequence
 
-
 from xling_jax.errors import UserError
 
 CELL_INCHES = 0.22  # per source/target piece

@@ -9,15 +9,18 @@ and scored next to the direct translation.
 import hashlib
 import json
 import os
-import sys
 
 import sacrebleu
 
-from xling_jax.data import mixture, registry
+from xling_jax import log
+from xling_jax.data import catalog, mixture
 from xling_jax.data.pipeline import PairSource
-from xling_jax.decoding.load import Run
+from xling_jax.decoding.text_io import one_line
 from xling_jax.decoding.translate import Translator
 from xling_jax.errors import UserError
+from xling_jax.evaluation import significance
+
+logger = log.get_logger(__name__)
 
 SCORES_FILE = "scores.json"
 
@@ -68,7 +71,6 @@ def read_hypotheses(workdir: str, split: str, key: str, dataset: str | None = No
 
 
 def _write_lines(path: str, texts: list[str]) -> None:
-    from xling_jax.decoding.text_io import one_line
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(one_line(t) + "\n" for t in texts)
 
@@ -106,10 +108,10 @@ def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pi
         if len(refs) > 1:
             raise UserError(f"--directions: name the dataset (--dataset); this run trains on {', '.join(refs)}")
         dataset = refs[0]
-    registry.ensure_built(dataset, data_dir, options=mixture.source_options(data_config, dataset))
+    catalog.ensure_built(dataset, data_dir, options=mixture.source_options(data_config, dataset))
     pairs = list(pairs) or list(dict.fromkeys(d.pair for d in mixture.evaluated(
         mixture.directions(data_config, data_dir))))
-    dirs = [mixture.Direction(dataset, src, tgt) for src, tgt in registry.parse_directions(dataset, pairs, data_dir)]
+    dirs = [mixture.Direction(dataset, src, tgt) for src, tgt in catalog.parse_directions(dataset, pairs, data_dir)]
     mixture.check_known(data_config, [("--directions", lang) for d in dirs for lang in (d.src, d.tgt)]
                         + ([("--pivot", pivot)] if pivot else []), tokenizer)
     for d in dirs:
@@ -119,7 +121,7 @@ def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pi
     return list(dict.fromkeys(dirs))
 
 
-def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: int = 0,
+def evaluate(run, split: str = "test", data_dir: str | None = None, limit: int = 0,
              progress=None, compare: str | None = None, dataset: str | None = None, directions=(),
              pivot: str | None = None) -> dict:
     """Translates every direction of the run on `split`, writes hypotheses and scores, returns the scores.
@@ -156,7 +158,7 @@ def evaluate(run: Run, split: str = "test", data_dir: str | None = None, limit: 
         key = d.key(qualified)
         sources, refs = split_pairs(d, split, data_dir, limit)
         hyps = translator.translate(sources, d.tgt, progress=progress, src_lang=d.src,  # line N: the split's Nth pair
-                                    warn=lambda msg: print(f"xling: warning: {split} {key} {msg}", file=sys.stderr))
+                                    warn=lambda msg: logger.warning(f"{split} {key} {msg}"))  # noqa: B023
         _write_lines(os.path.join(out_dir, hyp_filename(key)), hyps)
         results["directions"][key] = score(hyps, refs, d.tgt)
         if pivot:
@@ -199,7 +201,6 @@ def compare_runs(hyps: list[str], other_hyps: list[str], refs: list[str], tgt_la
         raise UserError(f"--compare {other_name}: its hypotheses are for other references "
                         f"({len(other_hyps)} lines, {len(refs)} here); evaluate both runs on the same split "
                         "and --limit")
-    from xling_jax.evaluation import significance
     tests = significance.paired_bootstrap(hyps, other_hyps, refs, metrics(tgt_lang), n_samples)
     out = {"other": other_name}
     for name, t in tests.items():  # `or 0.0`: a difference that rounds to zero prints as 0.00, not -0.00

@@ -24,13 +24,22 @@ import os
 import shutil
 import tempfile
 
+import jax
 import numpy as np
 from flax import traverse_util
 
+from xling_jax.configs import loading
+from xling_jax.configs.default import get_config
 from xling_jax.data import hf_vocab
 from xling_jax.errors import UserError
 from xling_jax.interop import seq2seq_weights
 from xling_jax.interop.hf_checkpoint import WEIGHTS, Checkpoint
+from xling_jax.interop.marian import export_marian, import_marian
+from xling_jax.model import build_model
+from xling_jax.training import checkpoints, validate
+from xling_jax.training import mesh as mesh_lib
+from xling_jax.training import workdir as workdir_lib
+from xling_jax.training.load import load_run
 
 SUPPORTED = ("marian", "m2m_100", "mbart", "t5", "mt5", "umt5")
 REFUSED = {
@@ -237,7 +246,6 @@ def plan(ckpt: Checkpoint, layout, abstract_flat: dict, source: str) -> list:
 def read_params(ckpt: Checkpoint, weight_plan: list, abstract_flat: dict, shardings_flat: dict) -> dict:
     """The params as a nested dict of jax Arrays, each placed with its sharding as it is read (a device
     receives only its slice) in the abstract params' dtype; one tensor in host memory at a time."""
-    import jax
     flat = {}
     for p, name in weight_plan:
         spec = abstract_flat[p.path]
@@ -296,18 +304,12 @@ def import_hf(source: str, workdir: str, overrides: dict | None = None, param_dt
     if hc["model_type"] == "marian":
         if overrides or param_dtype != "float32" or language_map:
             raise UserError("a Marian model imports as it is: leave out --config, --dtype and --language_map")
-        from xling_jax.interop.marian import import_marian
         return import_marian(hf_dir, workdir)
     with tempfile.TemporaryDirectory() as scratch:
         return _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, scratch)
 
 
 def _import(hf_dir, hc, workdir, overrides, param_dtype, language_map, source, scratch):
-    import jax
-    from xling_jax.configs import loading
-    from xling_jax.configs.default import get_config
-    from xling_jax.model import build_model
-    from xling_jax.training import checkpoints, mesh as mesh_lib, validate, workdir as workdir_lib
 
     tok_config_path = os.path.join(hf_dir, hf_vocab.TOKENIZER_CONFIG)
     tok_config = hf_vocab.read_json(tok_config_path) if os.path.isfile(tok_config_path) else {}
@@ -387,14 +389,11 @@ def export_hf(run, out_dir: str, step=None) -> list[str]:
 
     A run with an imported Hugging Face vocabulary (NLLB, M2M100, mBART) is written in its own
     family; xling's own and Marian vocabularies go through `export_marian`."""
-    import jax
     from safetensors.numpy import save_file
-    from xling_jax.decoding.load import load_run
 
     if isinstance(run, (str, os.PathLike)):
         run = load_run(os.fspath(run), step)
     if not isinstance(run.tokenizer, hf_vocab.HFVocab):
-        from xling_jax.interop.marian import export_marian
         return export_marian(run, out_dir)
     base = hf_vocab.read_json(os.path.join(run.workdir, HF_CONFIG))
     c = run.model.cfg

@@ -15,6 +15,8 @@ import json
 import os
 import tempfile
 
+from xling_jax.errors import UserError
+
 TEXTS = ["the king said to his people", "and the people went to the city", "in the beginning was the word",
          "he saw the light and it was good", "el rey dijo a su pueblo", "y el pueblo fue a la ciudad",
          "en el principio era el verbo", "vio la luz y era buena", "le roi dit à son peuple",
@@ -45,7 +47,6 @@ def _transformers():
         import torch  # noqa: F401  (the models below are PyTorch's)
         import transformers
     except ImportError as e:
-        from xling_jax.errors import UserError
         raise UserError(f"building a random Hugging Face model needs Transformers and PyTorch ({e}); "
                         "pip install 'xling_jax[interop]'") from None
     return transformers

@@ -16,13 +16,22 @@ import json
 import os
 import shutil
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from xling_jax.data import marian_vocab, tokenizer as tokenizer_lib
+from xling_jax.configs.default import get_config
+from xling_jax.data import marian_vocab
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
 from xling_jax.interop import seq2seq_weights
 from xling_jax.interop.hf_checkpoint import WEIGHTS, Checkpoint
+from xling_jax.model import build_model
+from xling_jax.model.transformer import TransformerConfig
+from xling_jax.training import checkpoints
+from xling_jax.training import workdir as workdir_lib
+from xling_jax.training.load import load_run
 
 LAYER_NORM_EPS = 1e-5  # Transformers' Marian uses torch's default LayerNorm epsilon
 # Marian's activation_function -> xling's model.activation (Transformers' "gelu" is the exact erf form).
@@ -117,11 +126,6 @@ def get_config():
 
 def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | None = None):
     """Writes an xling workdir holding the Marian model of `hf_dir`; returns the resolved config."""
-    import jax
-    import jax.numpy as jnp
-    from xling_jax.configs.default import get_config
-    from xling_jax.model import build_model
-    from xling_jax.training import checkpoints, workdir as workdir_lib
 
     hf_dir = os.path.abspath(os.path.expanduser(hf_dir))
     if not os.path.isfile(os.path.join(hf_dir, "config.json")):
@@ -180,7 +184,6 @@ def import_marian(hf_dir: str, workdir: str, src: str | None = None, tgt: str | 
 
 def incompatibilities(cfg) -> list[str]:
     """The model options of `cfg` (a TransformerConfig) that Marian cannot represent."""
-    from xling_jax.model.transformer import TransformerConfig
     if not isinstance(cfg, TransformerConfig):
         return ["model.name='lstm' (Marian models are Transformers)"]
     problems = []
@@ -226,9 +229,7 @@ def export_marian(run, out_dir: str, step: int | None = None) -> list[str]:
 
     Returns warnings (the caller prints them). Ids are renumbered so that pad is the last one, as
     Marian, CTranslate2 and OPUS-MT have it (xling's own vocabulary has pad 0, EOS 1)."""
-    import jax
     from safetensors.numpy import save_file
-    from xling_jax.decoding.load import load_run
 
     if isinstance(run, (str, os.PathLike)):
         run = load_run(os.fspath(run), step)

@@ -20,7 +20,6 @@ from xling_jax.model.config_base import SeqToSeqConfig
 from xling_jax.model.dense import Dense, DenseGeneral
 from xling_jax.model.matmul import NEG_INF, low_precision_attention, low_precision_product, low_precision_rows
 
-
 # Logical axis names of params and activations; config.mesh.rules maps them to mesh axes (see
 # training/mesh.py). Params: "vocab", "embed" (the width D), "heads", "kv" (head width), "mlp".
 # Activations: "batch", "length", "act_embed" (D of the residual stream; unsharded by default, so

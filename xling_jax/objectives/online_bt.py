@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from xling_jax.data import mixture
+from xling_jax.data import mixture, pipeline
 from xling_jax.decoding import sampling
 from xling_jax.errors import UserError
 
@@ -63,10 +63,9 @@ class BtBatches:
     """`batches[step]`: this process's generation inputs and targets of the step (numpy, RxL)."""
 
     def __init__(self, config, tokenizer, data_dir, process_index: int = 0, process_count: int = 1):
-        from xling_jax.objectives.tasks import MonolingualSource
         self.langs = languages(config, tokenizer, data_dir)
         dirs = mixture.directions(config.data, data_dir)
-        mono = MonolingualSource(dirs, "train", data_dir, mixture.monolingual_files(config.data),
+        mono = pipeline.MonolingualSource(dirs, "train", data_dir, mixture.monolingual_files(config.data),
                                  only=self.langs, train_pairs=config.data.train_pairs)
         if not len(mono):
             raise UserError(f"online back-translation found no monolingual training text in {self.langs}")

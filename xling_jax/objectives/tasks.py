@@ -20,8 +20,8 @@ plus the plain-text files of `data.monolingual`.
 import grain
 import numpy as np
 
-from xling_jax.data import mixture, registry, tokenizer as tokenizer_lib
-from xling_jax.data.pipeline import language_records
+from xling_jax.data import mixture, pipeline
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
 from xling_jax.objectives import denoising, online_bt, xlm
 
@@ -78,33 +78,6 @@ def features(config) -> tuple[str, ...]:
     if has_encoder_tasks(task_names):
         out += ("src_task", "lm_targets", "lm_positions") + (("languages",) if config.model.num_languages else ())
     return out
-
-
-class MonolingualSource:
-    """Random access to {"text", "lang"}: each language side of the run's directions, once per record."""
-
-    def __init__(self, dirs, split: str, data_dir: str | None, files=(), only=None, train_pairs: int = 0):
-        """`files`: [(path, lang)] of plain-text files, one text per line, added to every split's text;
-        `only`: keep the text of these languages alone; `train_pairs`: see pipeline.pair_index."""
-        self._parts = []  # (records with a text in `lang`, record indices, lang)
-        keep = lambda lang: only is None or lang in only
-        for lang in filter(keep, mixture.languages(dirs)):
-            for ref, idx in language_records(dirs, lang, split, data_dir, train_pairs):
-                if len(idx):
-                    self._parts.append((registry.open_dataset(ref, data_dir).source(split), idx, lang))
-        for path, lang in (f for f in files if keep(f[1])):
-            lines = mixture.read_lines(path)
-            if lines:
-                self._parts.append(([{lang: line} for line in lines], np.arange(len(lines)), lang))
-        self._offsets = np.cumsum([0] + [len(idx) for _, idx, _ in self._parts])
-
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
-
-    def __getitem__(self, i: int) -> dict:
-        part = int(np.searchsorted(self._offsets, i, side="right")) - 1
-        source, idx, lang = self._parts[part]
-        return {"text": source[idx[i - self._offsets[part]]][lang], "lang": lang}
 
 
 def _sentence_ends(tokenizer, ids: list[int]) -> np.ndarray:
@@ -196,7 +169,6 @@ def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset, bt_id:
     `bt_id` the `<BT>` tag of back-translated sources (pipeline.bt_id).
 
     With translation alone this is the encoded pair stream (no task feature)."""
-    from xling_jax.data import pipeline
     tasks = parse(config)
     encode = lambda ex: pipeline.encode_example(tokenizer, ex, bt_id)
     if _translation_only(config):
@@ -212,7 +184,7 @@ def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset, bt_id:
         elif name == "tlm":  # its own shuffle of the pairs, not the translation task's order
             ds = pipeline.mixed_dataset(config, "train", data_dir, seed=config.seed + 3000)[0]
         else:
-            mono = MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir,
+            mono = pipeline.MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir,
                                      mixture.monolingual_files(config.data), train_pairs=config.data.train_pairs)
             if not len(mono):
                 raise UserError(f"task {name!r} found no monolingual training text")

@@ -2,7 +2,7 @@
 
 Runs whose configs are equal once the seed (and bookkeeping keys that cannot change results, see
 IGNORED_KEYS) is set aside form one configuration (a row); the config keys that differ between
-rows are its columns. Numbers come from each run's final.json (experiments/registry.py) and
+rows are its columns. Numbers come from each run's final.json (experiments/run_record.py) and
 metrics.jsonl; std is the sample standard deviation (n - 1) over seeds.
 
 Significance: paired bootstrap resampling (Koehn 2004; evaluation/significance.py: sacrebleu's test
@@ -24,8 +24,11 @@ import sys
 import numpy as np
 
 from xling_jax.errors import UserError
-from xling_jax.experiments import registry, sweep as sweep_lib
+from xling_jax.evaluation import bleu  # not this module's significance()
+from xling_jax.evaluation import significance as test_lib
+from xling_jax.sweeps import sweep as sweep_lib
 from xling_jax.training import metrics as metrics_lib
+from xling_jax.training import run_record
 
 # Keys that do not change what a run learns or scores: not a difference between configurations.
 IGNORED_KEYS = ("seed", "data.data_dir", "data.prefetch", "checkpoint_every", "keep_checkpoints", "log_every",
@@ -48,7 +51,7 @@ class RunRecord:
     summary: dict  # COLUMNS' keys -> number
     test: dict  # final.json's test section ({} when not scored)
     rows: list  # metrics.jsonl
-    run: dict  # run.json ({} for runs from before the registry)
+    run: dict  # run.json ({} for runs from before run records)
 
     @property
     def seed(self):
@@ -104,14 +107,14 @@ def load_run_record(workdir: str) -> RunRecord:
     with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
         config = flatten(json.load(f))
     rows = metrics_lib.read(workdir)
-    final = registry.read_final(workdir) or registry.train_summary(rows)
+    final = run_record.read_final(workdir) or run_record.train_summary(rows)
     dev = final.get("dev", {})
     test = final.get("test", {})
     summary = {"dev_bleu": dev.get("dev_bleu"), "dev_chrf": dev.get("dev_chrf"), "dev_loss": dev.get("dev_loss"),
                "test_bleu": test.get("bleu"), "test_chrf": test.get("chrf"),
                "train_loss": final.get("train_loss"), "tokens_per_s": final.get("tokens_per_s")}
     return RunRecord(workdir, config, {k: v for k, v in summary.items() if v is not None}, test, rows,
-                     registry.read_run(workdir) or {})
+                     run_record.read_run(workdir) or {})
 
 
 def _short_names(keys: list[str]) -> dict:
@@ -161,7 +164,6 @@ def _read_lines(workdir: str, rel: str) -> list[str]:
 def paired_bootstrap(pairs: list[tuple[RunRecord, RunRecord]], directions: list[str], n_samples: int) -> dict:
     """{metric: p-value} of the other runs against the baseline runs, pooled over the pairs and the
     given test directions (one BLEU tokenizer among them)."""
-    from xling_jax.evaluation import bleu, significance as test_lib  # not this module's significance()
     base_hyps, hyps, refs, tgt = [], [], [], None
     for b, o in pairs:
         for key in directions:
@@ -185,7 +187,6 @@ def paired_bootstrap(pairs: list[tuple[RunRecord, RunRecord]], directions: list[
 
 def significance(groups: list[Group], baseline: int, n_samples: int) -> tuple[dict, dict]:
     """({group index: {metric: p}} pooled over directions, {group index: {direction: {metric: p}}})."""
-    from xling_jax.evaluation import bleu
     pooled, per_direction = {}, {}
     base_runs = [r for r in groups[baseline].runs if r.test.get("directions")]
     for i, g in enumerate(groups):
@@ -214,7 +215,7 @@ def curves(group: Group, kind: str, x: str, y: str) -> tuple[np.ndarray, np.ndar
         rows = [row for row in r.rows if row.get("kind", "train") == kind and y in row]
         if not rows:
             return None
-        xs = registry.train_seconds(rows) if x == "seconds" else np.array([row["step"] for row in rows], float)
+        xs = run_record.train_seconds(rows) if x == "seconds" else np.array([row["step"] for row in rows], float)
         series.append({row["step"]: (xv, row[y]) for row, xv in zip(rows, xs)})
     steps = sorted(set.intersection(*(set(s) for s in series)))
     if not steps:
@@ -317,7 +318,7 @@ def compare(dirs: list[str], baseline: str | None, out_dir: str, n_samples: int 
              "its logged training windows.",
              f"p: paired bootstrap ({n_samples} resamples; sacreBLEU's test with ties counted, identical "
              "output p = 1) of test hypotheses against the baseline, runs paired by seed and pooled with all test directions into one corpus (see "
-             "xling_jax/experiments/compare.py).",
+             "xling_jax/sweeps/compare.py).",
              "Code: " + (", ".join(commits) or "unknown (runs without run.json)") + "."]
     _write_reports(out_dir, header, table, direction_header, direction_rows, notes, plots, groups)
     with open(os.path.join(out_dir, "report.json"), "w", encoding="utf-8") as f:

@@ -28,8 +28,12 @@ import traceback
 import ml_collections
 
 from xling_jax.configs import loading
+from xling_jax.data import mixture
 from xling_jax.errors import UserError
-from xling_jax.experiments import registry
+from xling_jax.evaluation import bleu
+from xling_jax.training import checkpoints, run_record
+from xling_jax.training.load import load_run
+from xling_jax.training.train import train_and_evaluate
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
@@ -135,7 +139,7 @@ def load(path: str, extra: dict | None = None) -> Sweep:
     module, arg = loading.load_module(path)
     if not hasattr(module, "get_sweep"):
         raise UserError(f"{path} has no get_sweep() function: a sweep file returns its runs' overrides "
-                        "from get_sweep() (see xling_jax/experiments/sweep.py)")
+                        "from get_sweep() (see xling_jax/sweeps/sweep.py)")
     takes_arg = arg is not None and inspect.signature(module.get_sweep).parameters
     overrides = [dict(r) for r in (module.get_sweep(arg) if takes_arg else module.get_sweep())]
     if not overrides:
@@ -179,7 +183,7 @@ def command(sweep: Sweep, root: str, run: Run) -> str:
 
 
 def is_finished(workdir: str, config) -> bool:
-    final = registry.read_final(workdir)
+    final = run_record.read_final(workdir)
     if not final or final.get("step", 0) < config.train.steps:
         return False
     return not config.final_eval.split or config.final_eval.split in final
@@ -201,10 +205,6 @@ def write_manifest(sweep: Sweep, root: str) -> None:
 def final_eval(config, workdir: str) -> dict:
     """Scores the run on config.final_eval.split and records it in final.json, with the hypothesis
     and reference files per direction (what `xling compare` bootstraps)."""
-    from xling_jax.data import mixture
-    from xling_jax.decoding.load import load_run
-    from xling_jax.evaluation import bleu
-    from xling_jax.training import checkpoints
     fe = config.final_eval
     use_best = fe.step == "best" and checkpoints.best_record(workdir) is not None
     run = load_run(workdir, "best" if use_best else None)
@@ -229,12 +229,11 @@ def final_eval(config, workdir: str) -> dict:
     section = {"step": run.step, "params": "best" if use_best else "last", "limit": fe.limit,
                "decode": results["decode"], "bleu": sum(d["bleu"] for d in directions.values()) / n,
                "chrf": sum(d["chrf"] for d in directions.values()) / n, "directions": directions}
-    return registry.record_final(workdir, **{fe.split: section})
+    return run_record.record_final(workdir, **{fe.split: section})
 
 
 def run_one(sweep: Sweep, root: str, run: Run) -> str:
     """Trains and scores one run in this process: "done", or "skipped" when it had finished."""
-    from xling_jax.training.train import train_and_evaluate
     config = run_config(sweep, run)
     workdir = os.path.join(os.path.abspath(root), run.name)
     if is_finished(workdir, config):

@@ -5,15 +5,16 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 
 import grain
 import jax
 import orbax.checkpoint as ocp
 
+from xling_jax import log
 from xling_jax.errors import UserError
 
+logger = log.get_logger(__name__)
 
 CORRUPT_DIR = "corrupt_checkpoints"  # unreadable checkpoints are moved here when training falls back
 NUMERICS = "numerics"  # the checkpoint item with the non-finite guard's record
@@ -176,8 +177,7 @@ def _latest_good(mngr: ocp.CheckpointManager, restore_step, quarantine: bool):
         except Exception as e:  # orbax/tensorstore raise many kinds for truncated or garbled files
             reason = " ".join(f"{type(e).__name__}: {e}".split())[:300]
             failures.append((step, reason))
-            print(f"xling: warning: checkpoint step {step} in {root} cannot be restored ({reason})",
-                  file=sys.stderr)
+            logger.warning(f"checkpoint step {step} in {root} cannot be restored ({reason})")
             continue
         if failures:
             bad = [s for s, _ in failures]
@@ -189,7 +189,7 @@ def _latest_good(mngr: ocp.CheckpointManager, restore_step, quarantine: bool):
                     shutil.move(os.path.join(root, str(s)), os.path.join(target, str(s)))
                 mngr.reload()
                 moved = f"; moved step(s) {', '.join(map(str, bad))} to {target}"
-            print(f"xling: warning: falling back to checkpoint step {step}{moved}", file=sys.stderr)
+            logger.warning(f"falling back to checkpoint step {step}{moved}")
         return result, step
     if failures:
         raise UserError(f"none of the checkpoints in {root} can be restored (" +

@@ -14,8 +14,13 @@ import jax
 import numpy as np
 from flax import traverse_util
 
-from xling_jax.data import hf_vocab, marian_vocab, tokenizer as tokenizer_lib
+from xling_jax import log
+from xling_jax.data import hf_vocab, marian_vocab
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
+from xling_jax.training.load import load_run
+
+logger = log.get_logger(__name__)
 
 
 def path_matches(path: str, patterns) -> bool:
@@ -98,7 +103,6 @@ def format_report(report: dict, fresh: dict, source: dict, source_workdir: str, 
 def restore_into(fresh_params, config, workdir: str) -> dict:
     """The params a new fine-tuning run starts from; prints and saves (init_from.json) the report."""
     import json
-    from xling_jax.decoding.load import load_run
     ic = config.init_from
     step = int(ic.step) if str(ic.step).isdigit() else (ic.step or None)
     source = load_run(ic.workdir, step)
@@ -108,7 +112,7 @@ def restore_into(fresh_params, config, workdir: str) -> dict:
         raise UserError(f"init_from loaded nothing from {ic.workdir}: check init_from.include/exclude")
     text = format_report(report, params, jax.device_get(source.params), source.workdir, source.step)
     if jax.process_index() == 0:
-        print(text)
+        logger.info(text)
         with open(os.path.join(workdir, "init_from.json"), "w", encoding="utf-8") as f:
             json.dump({"workdir": source.workdir, "step": source.step, **report}, f, indent=1)
     return params

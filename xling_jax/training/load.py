@@ -10,7 +10,8 @@ from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import FILENAME, Tokenizer
 from xling_jax.errors import UserError
 from xling_jax.model import build_model
-from xling_jax.training import checkpoints, workdir as workdir_lib
+from xling_jax.training import checkpoints
+from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.mesh import make_mesh, replicated
 
 

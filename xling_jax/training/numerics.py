@@ -8,12 +8,14 @@ losses (an exponential moving average over logged rows, so that it is rebuilt ex
 metrics.jsonl on resume).
 """
 import math
-import sys
 
 import jax
 import numpy as np
 
+from xling_jax import log
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 SPIKE_DECAY = 0.9  # weight of the past in the running mean of logged losses
 SPIKE_WARMUP_ROWS = 5  # rows logged before spikes are looked for (the loss falls fast at first)
@@ -76,8 +78,8 @@ class Guard:
             if (self.spike_factor and self.mean is not None and self.rows >= SPIKE_WARMUP_ROWS
                     and loss > self.spike_factor * self.mean):
                 spikes += 1
-                print(f"xling: warning: loss spike at step {step}: {loss:.4g} > {self.spike_factor:g} x the "
-                      f"running mean {self.mean:.4g}", file=sys.stderr)
+                logger.warning(f"loss spike at step {step}: {loss:.4g} > {self.spike_factor:g} x the "
+                               f"running mean {self.mean:.4g}")
         loss = sum(good) / len(good) if good else float("nan")
         self._fold(loss)
         return {"loss": loss, "nonfinite": int(sum(1 for b in nonfinite if b)), "loss_spikes": spikes}

@@ -13,8 +13,11 @@ default there (it aborts).
 """
 import shlex
 import signal
-import sys
 import threading
+
+from xling_jax import log
+
+logger = log.get_logger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Set by the CLI (`xling ...` as typed) so that the stop message can print the command to rerun.
@@ -70,8 +73,8 @@ class StopRequest:
 
 
 def report_stop(signal_name: str, step: int, checkpoint_dir: str, workdir: str) -> None:
-    print(f"Stopped by {signal_name} after step {step}: checkpoint written to {checkpoint_dir}/{step}; "
-          f"{resume_hint(workdir)}", file=sys.stderr)
+    logger.warning(f"Stopped by {signal_name} after step {step}: checkpoint written to {checkpoint_dir}/{step}; "
+                   f"{resume_hint(workdir)}")
 
 
 def resume_hint(workdir: str) -> str:

@@ -1,4 +1,4 @@
-"""The run registry: what a workdir records about how it was made and how it scored.
+"""Run records: what a workdir records about how it was made and how it scored.
 
 * `run.json`, written when training starts: the code version (git commit and dirty flag of the
   xling_jax source tree, "unknown" outside a git checkout), the environment (Python and library

@@ -1,25 +1,26 @@
 """The train loop: `train_and_evaluate(config, workdir)`, importable from Colab."""
 import functools
 import os
-import sys
-import time
 
 import jax
 import ml_collections
 import numpy as np
 
+from xling_jax import log
 from xling_jax.data import mixture, pipeline
+from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.decoding.translate import Translator
-from xling_jax.experiments import registry as run_registry
-from xling_jax.data import tokenizer as tokenizer_lib
+from xling_jax.evaluation import bleu
 from xling_jax.model import build_model
+from xling_jax.objectives import batches as train_batches
 from xling_jax.objectives import online_bt, tasks
-from xling_jax.training import checkpoints, init_from, mesh as mesh_lib, optimizer, steps, workdir as workdir_lib
-from xling_jax.training import host_malloc, numerics, preemption
-from xling_jax.training.metrics import MetricsWriter
-from xling_jax.training.progress import Progress
+from xling_jax.training import checkpoints, host_malloc, init_from, loop, numerics, optimizer, run_record, steps
+from xling_jax.training import mesh as mesh_lib
+from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.validate import validate
+
+logger = log.get_logger(__name__)
 
 
 def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokenizer:
@@ -39,8 +40,8 @@ def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> No
     """Writes WORKDIR/tokenizer.model (config.tokenizer, with a tag per language); process 0 trains it
     while the other processes wait."""
     if jax.process_index() == 0:
-        print(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
-              f"sentences ({', '.join(languages)})", file=sys.stderr)
+        logger.info(f"Training a {config.tokenizer.vocab_size}-piece sentencepiece model on {len(sentences)} "
+                    f"sentences ({', '.join(languages)})")
         tokenizer_lib.train(sentences, os.path.join(workdir, tokenizer_lib.FILENAME), config.tokenizer.vocab_size,
                             languages, config.tokenizer.model_type, config.tokenizer.max_sentences, config.seed,
                             tokenizer_lib.special_symbols(config.tokenizer.sentinels))
@@ -52,7 +53,7 @@ def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, 
     init_from's params loaded into it when `fine_tune`."""
     if mngr.latest_step() is not None or checkpoints.saved_steps(workdir):
         state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter, packed=config.data.pack)
-        print(f"Resuming from step {int(state.step)} in {workdir}")
+        logger.info(f"Resuming from step {int(state.step)} in {workdir}")
         return state
     state = init(init_rng)
     if fine_tune:
@@ -89,7 +90,6 @@ def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev
 
 def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
     """Decodes `split` with config.decode: BLEU and chrF++ per direction, and their means as `{split}_bleu`."""
-    from xling_jax.evaluation import bleu
     dirs = mixture.evaluated(mixture.directions(config.data, data_dir))
     out = {}
     for key, (tgt, refs, hyps) in bleu.translate_split(translator, dirs, split, data_dir,
@@ -117,7 +117,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         rates = mixture.sampling_rates(counts, [d.backtranslated for d in directions], config.data.temperature,
                                        config.data.bt_ratio)
         qualified = mixture.is_qualified(directions)
-        print(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
+        logger.info(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
             f"{d.key(qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
             for d, n, r in zip(directions, counts, rates)))
     # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
@@ -149,7 +149,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     eval_step = jax.jit(mesh_lib.with_rules(functools.partial(steps.eval_step, model=model), mesh, rules),
                         out_shardings=replicated)
 
-    batches = iter(pipeline.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
+    batches = iter(train_batches.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
     # The checkpoint stores the state after the last batch the loop consumed, not after prefetched ones.
     data_iter = Prefetch(batches, lambda b: mesh_lib.global_batch(b, mesh), size=config.data.prefetch)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints, cleanup=True)
@@ -159,79 +159,52 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                                 jax.eval_shape(init, init_rng).params, shardings.params)
         state = init(init_rng).replace(params=checkpoints.restore_params(workdir, abstract, 0)[0])
-        print(f"Fine-tuning the params imported into {workdir}")
+        logger.info(f"Fine-tuning the params imported into {workdir}")
     else:
         state = resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params, data_iter)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     translator = Translator(model, state.params, tokenizer, config.decode) if config.eval_bleu else None
-    best = checkpoints.best_record(workdir)
+
+    def step(state, i):
+        batch = next(data_iter)
+        if bt_batches is not None and i >= config.online_bt.start_step:
+            return bt_step(state, batch, step_rng, mesh_lib.global_batch(bt_batches[i], mesh), nan_steps=nan_steps)
+        return train_step(state, batch, step_rng, nan_steps=nan_steps)
+
+    def dev_bleu(params):
+        translator.params = params
+        return evaluate_bleu(translator, config, data_dir)
+
+    evaluators = [loop.Evaluator("dev_loss", loop.every(config, "dev_loss"),
+                                 lambda params: evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_step))]
+    if translator is not None:
+        evaluators.append(loop.Evaluator("dev_bleu", loop.every(config, "dev_bleu"), dev_bleu))
+    task = loop.Task(step, tokens=lambda fetched: sum(m["source_tokens"] + m["target_tokens"] for m in fetched),
+                     guard_keys=("nll", "accuracy", "grad_norm"), extra_row=_objective_losses, evaluators=evaluators,
+                     select="dev_bleu" if translator is not None else None, data_iter=data_iter)
+    total = config.train.steps
+
+    def on_start(start):
+        if jax.process_index() == 0 and start < total:
+            run_record.record_start(workdir, start)  # run.json: code version and environment
 
     start = int(state.step)
-    writer = MetricsWriter(workdir, start)
-    guard = numerics.Guard(config.train.max_nonfinite, config.train.spike_factor,
-                           [r["loss"] for r in writer.kept if r["kind"] == "train" and "loss" in r],
-                           checkpoints.saved_numerics(mngr, start))
-    guard_call = numerics.stopping_caller(guard, mngr, lambda: checkpoints.finish(mngr), data_iter.close,
-                                          writer.close)
-    total = config.train.steps
-    if jax.process_index() == 0 and start < total:
-        run_registry.record_start(workdir, start)  # run.json: code version and environment
-    eval_metrics = {}
-    with preemption.StopRequest() as stop, Progress(
-            start, total, enabled=jax.process_index() == 0,
-            header=f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s)") as progress:
-        window, t_window = [], time.perf_counter()
-        for step in range(start, total):
-            batch = next(data_iter)
-            if bt_batches is not None and step >= config.online_bt.start_step:
-                state, metrics = bt_step(state, batch, step_rng, mesh_lib.global_batch(bt_batches[step], mesh),
-                                         nan_steps=nan_steps)
-            else:
-                state, metrics = train_step(state, batch, step_rng, nan_steps=nan_steps)
-            window.append(metrics)
-            done = step + 1
-            if done % config.log_every == 0 or done == total:
-                fetched = jax.device_get(window)
-                elapsed = time.perf_counter() - t_window
-                tokens = sum(m["source_tokens"] + m["target_tokens"] for m in fetched)
-                row = guard_call(guard.window_row, done, fetched, ("nll", "accuracy", "grad_norm"))
-                for key in sorted({k for m in fetched for k in m}):
-                    if key.startswith("nll_sum/"):  # per task: token-weighted over the window
-                        name = key.split("/", 1)[1]
-                        n = sum(m.get(f"tokens/{name}", 0.0) for m in fetched)
-                        if n:  # e.g. online BT before its start step: nothing to report
-                            row[f"nll/{name}"] = float(sum(m.get(key, 0.0) for m in fetched) / n)
-                row.update(learning_rate=float(fetched[-1]["learning_rate"]), tokens_per_s=tokens / elapsed,
-                           steps_per_s=len(fetched) / elapsed)
-                writer.write(done, row)
-                progress.update(done, row)
-                window, t_window = [], time.perf_counter()
-            if done % config.eval_every == 0 or done == total:
-                eval_metrics = evaluate_loss(state.params, config, tokenizer, data_dir, mesh, eval_step)
-                if translator is not None:
-                    translator.params = state.params
-                    eval_metrics.update(evaluate_bleu(translator, config, data_dir))
-                    if best is None or eval_metrics["dev_bleu"] > best["score"]:
-                        checkpoints.save_best(workdir, done, state.params, "dev_bleu", eval_metrics["dev_bleu"])
-                        best = checkpoints.best_record(workdir) or {"score": eval_metrics["dev_bleu"]}
-                writer.write(done, eval_metrics, kind="eval")
-                progress.log(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
-            # Asked once per step: a signal between the save and the break must not skip the save.
-            stopping = stop.stop_at(done)
-            if done % config.checkpoint_every == 0 or done == total or stopping:
-                checkpoints.save(mngr, done, state, data_iter,
-                                 guard_call(guard.saved, done, [m["nonfinite"] for m in window]))
-            if stopping:
-                checkpoints.finish(mngr)
-                preemption.report_stop(stopping, done, str(mngr.directory), workdir)
-                break
-            if not window:
-                t_window = time.perf_counter()  # evaluation and checkpoint time is not training throughput
-    checkpoints.finish(mngr)
-    data_iter.close()
-    writer.close()
+    state, eval_metrics, _ = loop.run(task, state, workdir, mngr, loop.schedule(config), on_start=on_start,
+                                      header=f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s)")
     if jax.process_index() == 0:  # final.json: last dev evaluation, train loss and throughput
-        run_registry.record_final(workdir, keep_old=start >= total)
+        run_record.record_final(workdir, keep_old=start >= total)
     if start >= total:
-        print(f"{workdir} is already trained to step {start} (train.steps={total}); nothing to do.")
+        logger.info(f"{workdir} is already trained to step {start} (train.steps={total}); nothing to do.")
     return eval_metrics
+
+
+def _objective_losses(fetched: list[dict]) -> dict:
+    """nll/NAME per task of the mixture: token-weighted over the window."""
+    row = {}
+    for key in sorted({k for m in fetched for k in m}):
+        if key.startswith("nll_sum/"):
+            name = key.split("/", 1)[1]
+            n = sum(m.get(f"tokens/{name}", 0.0) for m in fetched)
+            if n:  # e.g. online BT before its start step: nothing to report
+                row[f"nll/{name}"] = float(sum(m.get(key, 0.0) for m in fetched) / n)
+    return row

@@ -1,14 +1,23 @@
 """Config checks that run before anything is built or compiled: one clear error each."""
+from xling_jax.configs.loading import check_schema
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
 from xling_jax.model import MODELS, lstm
-from xling_jax.model.transformer import (ACTIVATIONS, NORMS, OUTPUT_PROJECTIONS, PARAM_DTYPES, POSITIONS, REMAT,
-                                         TIED_LOGITS_SCALES)
+from xling_jax.model.transformer import (
+    ACTIVATIONS,
+    NORMS,
+    OUTPUT_PROJECTIONS,
+    PARAM_DTYPES,
+    POSITIONS,
+    REMAT,
+    TIED_LOGITS_SCALES,
+)
+from xling_jax.objectives import tasks
+from xling_jax.training.numerics import nan_steps_array
 from xling_jax.training.optimizer import SCHEDULES
 
 
 def validate(config) -> None:
-    from xling_jax.configs.loading import check_schema
     check_schema(config)  # unknown keys and wrong types first: the checks below read the keys
     m, t, d = config.model, config.train, config.data
     positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "train.grad_accum_steps": t.grad_accum_steps,
@@ -20,19 +29,20 @@ def validate(config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise UserError(f"{key} must be positive, got {value}")
+    for name, ev in config.evals.items():
+        if ev.every < 0:
+            raise UserError(f"evals.{name}.every must be 0 (every eval_every steps) or positive, got {ev.every}")
     if m.name not in MODELS:
         raise UserError(f"unknown model.name {m.name!r}; choose one of {', '.join(MODELS)}")
     if m.name == "lstm":
         _check_lstm(config)
     else:  # the Transformer's own keys
         _check_transformer(config)
-    from xling_jax.objectives import tasks
     tasks.parse(config)
     if t.schedule not in SCHEDULES:
         raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if t.max_nonfinite < 0 or t.spike_factor < 0:
         raise UserError("train.max_nonfinite and train.spike_factor must be >= 0 (0: off)")
-    from xling_jax.training.numerics import nan_steps_array
     nan_steps_array(config.debug.nan_steps)
     if not 0.0 <= t.label_smoothing < 1.0:
         raise UserError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
@@ -82,7 +92,6 @@ def _check_transformer(config) -> None:
 
 def _check_lstm(config) -> None:
     """The LSTM's keys, and the features it lacks (the XLM encoder-only tasks need a Transformer)."""
-    from xling_jax.objectives import tasks
     lstm.check_config(config.model)
     encoder_tasks = [name for name, _ in tasks.parse(config) if name in tasks.ENCODER]
     if encoder_tasks:

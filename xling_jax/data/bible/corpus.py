@@ -107,7 +107,7 @@ def _has_colophon(kjv_raw: str) -> bool:
 
 def _strip_colophon(es: str) -> str:
     last = None
-    for last in _AMEN.finditer(es):
+    for last in _AMEN.finditer(es):  # noqa: B007 - the last match is wanted
         pass
     if last is not None and es[last.end():].strip():
         return es[:last.end()]

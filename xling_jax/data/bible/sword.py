@@ -23,7 +23,10 @@ import shutil
 import subprocess
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from xling_jax import log
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 REQUIRED_PACKAGES = ('sword-text-kjv', 'sword-text-web', 'sword-text-sparv', 'libsword-utils')
 
@@ -137,7 +140,7 @@ def install_packages(packages: Optional[Sequence[str]] = None) -> None:
         prefix = ['sudo', 'env', 'DEBIAN_FRONTEND=noninteractive']
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
     for cmd in (['apt-get', 'update'], ['apt-get', 'install', '-y', *packages]):
-        print('+ ' + ' '.join(prefix + cmd), flush=True)
+        logger.info('+ ' + ' '.join(prefix + cmd))
         try:
             res = subprocess.run(prefix + cmd, env=env, check=False)
         except OSError as e:

@@ -21,13 +21,15 @@ the split rule, :mod:`xling_jax.data.gettext.catalog` for what is kept verbatim.
 from __future__ import annotations
 
 import os
-import sys
 
 import tensorflow_datasets as tfds
 
+from xling_jax import log
 from xling_jax.data import langcode, user_build
 from xling_jax.data.gettext import corpus as corpus_lib
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 __all__ = ["Gettext", "build", "LANGUAGES"]
 
@@ -133,6 +135,7 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
         test_catalogs=_str_list(options.get("test_catalogs"), "test_catalogs"))
     builder = user_build.prepare(Gettext, data_dir, name, f"gettext catalogs under {source}", corpus=corpus)
     sizes = ", ".join(f"{s} {len(r):,}" for s, r in corpus.splits.items())
-    print(f"gettext/{name}: {', '.join(corpus.languages)}; records: {sizes}\n"
-          + corpus.report.summary(f"gettext/{name} skipped"), file=sys.stderr)
+    # A warning: the build report (what was skipped) belongs with the warnings, on stderr.
+    logger.warning(f"gettext/{name}: {', '.join(corpus.languages)}; records: {sizes}\n"
+                   + corpus.report.summary(f"gettext/{name} skipped"))
     return builder

@@ -36,8 +36,11 @@ import os
 
 import tensorflow_datasets as tfds
 
+from xling_jax import log
 from xling_jax.data.libreoffice import corpus, download
 from xling_jax.data.report import SkipReport
+
+logger = log.get_logger(__name__)
 
 LANGUAGES = corpus.LANGUAGES  # ('en', 'de', 'es', 'fr', 'zh')
 CACHE_SUBDIR = os.path.join('downloads', 'libreoffice_help')
@@ -140,7 +143,7 @@ def build(data_dir: str, *, install: bool = False) -> LibreofficeHelp:
             compute_stats=tfds.download.ComputeStatsMode.SKIP,
         ))
     if hasattr(builder, 'skip_report'):
-        print(builder.skip_report.summary('libreoffice_help: skipped or blanked'))
-        print('libreoffice_help: examples and usable pairs per split')
-        print(corpus.format_counts(builder.pair_counts, builder.split_sizes))
+        logger.info(builder.skip_report.summary('libreoffice_help: skipped or blanked'))
+        logger.info('libreoffice_help: examples and usable pairs per split\n'
+                    + corpus.format_counts(builder.pair_counts, builder.split_sizes))
     return builder

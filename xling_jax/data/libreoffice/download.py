@@ -18,7 +18,10 @@ import subprocess
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
+from xling_jax import log
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 # language code -> (Debian package, folder under usr/share/libreoffice/help)
 PACKAGES: Dict[str, str] = {
@@ -66,7 +69,7 @@ def _update_package_lists() -> None:
             raise UserError("`apt-get update` needs root and sudo is not available; run it as root, "
                             "then build libreoffice_help again")
         cmd = ['sudo', *cmd]
-    print('+ ' + ' '.join(cmd), flush=True)
+    logger.info('+ ' + ' '.join(cmd))
     try:
         res = subprocess.run(cmd, check=False)
     except OSError as e:
@@ -81,7 +84,7 @@ def _download(packages: Sequence[str], debs_dir: str) -> None:
     shown = ' '.join(cmd)
     how = (f"check that the Debian mirror is reachable and run `sudo apt-get update` (or build with "
            f"--install, which runs it), or put the .deb files of {' '.join(packages)} into {debs_dir}")
-    print(f'+ (cd {debs_dir} && {shown})', flush=True)
+    logger.info(f'+ (cd {debs_dir} && {shown})')
     try:
         res = _run(cmd, cwd=debs_dir)
     except OSError as e:  # no apt-get: not a Debian system

@@ -16,7 +16,7 @@ The dataset lands in DATA_DIR/parallel_text/NAME/1.0.0/ with the splits that are
 given (`train` is required); its languages are in the metadata
 (`info.metadata['languages']`). `max_chars` (default 2000) is the longest text
 kept. `synthetic` (optional) names the language whose side is machine-translated
-(back-translation, see :mod:`xling_jax.data.backtranslation`); it is kept in the
+(back-translation, see :mod:`xling_jax.decoding.backtranslation`); it is kept in the
 metadata (`info.metadata['synthetic']`) and makes the pipeline tag those sources.
 Language codes are normalised (`zh-CN` -> `zh_CN`, see :mod:`xling_jax.data.langcode`).
 What is skipped or repaired and how texts are normalised: :mod:`xling_jax.data.parallel_text.readers`.
@@ -24,14 +24,16 @@ What is skipped or repaired and how texts are normalised: :mod:`xling_jax.data.p
 from __future__ import annotations
 
 import os
-import sys
 
 import tensorflow_datasets as tfds
 
+from xling_jax import log
 from xling_jax.data import langcode, user_build
 from xling_jax.data.parallel_text import readers
 from xling_jax.data.report import SkipReport
 from xling_jax.errors import UserError
+
+logger = log.get_logger(__name__)
 
 __all__ = ["ParallelText", "build", "LANGUAGES"]
 
@@ -156,7 +158,8 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
                                  languages=languages, splits=splits, metadata=metadata)
     builder.skipped, builder.repaired = skipped, repaired
     sizes = ", ".join(f"{s} {len(r):,}" for s, r in splits.items())
-    print(f"parallel_text/{name}: {', '.join(languages)}; pairs: {sizes}\n"
-          + skipped.summary(f"parallel_text/{name} skipped") + "\n"
-          + repaired.summary(f"parallel_text/{name} repaired (kept)"), file=sys.stderr)
+    # A warning: the build report (what was skipped or repaired) belongs with the warnings, on stderr.
+    logger.warning(f"parallel_text/{name}: {', '.join(languages)}; pairs: {sizes}\n"
+                   + skipped.summary(f"parallel_text/{name} skipped") + "\n"
+                   + repaired.summary(f"parallel_text/{name} repaired (kept)"))
     return builder
