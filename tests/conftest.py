@@ -33,9 +33,11 @@ def bible_data_dir():
 def tiny_tokenizer(bible_data_dir, tmp_path_factory):
     """A tokenizer for the tiny config, trained once and copied into each test's workdir."""
     from xling_jax.configs.loading import load_config_file
+    from xling_jax.data import plan as data_plan
     from xling_jax.training.train import setup_tokenizer
     workdir = str(tmp_path_factory.mktemp("tokenizer"))
-    setup_tokenizer(load_config_file(TINY_CONFIG), workdir, bible_data_dir)
+    config = load_config_file(TINY_CONFIG)
+    setup_tokenizer(config, workdir, data_plan.resolve(config.data, bible_data_dir))
     return os.path.join(workdir, "tokenizer.model")
 
 

@@ -3,6 +3,7 @@ import json
 import os
 
 import numpy as np
+import plans
 import pytest
 from conftest import tiny_data_config as tiny_config
 from conftest import untrained_run
@@ -11,7 +12,6 @@ from xling_jax.cli.main import main
 from xling_jax.data import catalog, mixture, pipeline
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.errors import UserError
-from xling_jax.objectives import batches as train_batches
 
 ENGLISH = ["And God saw the light, that it was good.", "The LORD is my shepherd; I shall not want.",
            "Blessed are the meek: for they shall inherit the earth.", "Jesus wept.",
@@ -78,13 +78,13 @@ def test_bt_pairs_are_tagged_and_their_share_is_bt_ratio(backtranslated, tiny_to
     tok = tokenizer_lib.Tokenizer(tiny_tokenizer)
     bt, en = tok.symbol_id(tokenizer_lib.BT), tok.tag_id("en")
     c = tiny_config(mixture=("bible:en-es", "parallel_text/bt:es-en"), data_dir=data_dir, bt_ratio=bt_ratio)
-    ds, dirs, rates = pipeline.mixed_dataset(c, "train", data_dir)
+    ds, dirs, rates = plans.mixed(c, data_dir)
     assert rates[2] == pytest.approx(bt_ratio) and rates.sum() == pytest.approx(1.0)
     n = 4000
     examples = [ds[i] for i in range(n)]
     share = np.mean([ex["backtranslated"] for ex in examples])
     assert share == pytest.approx(bt_ratio, abs=0.025)  # 3.5 binomial sigmas at n=4000
-    tagged = pipeline.bt_id(c, tok, dirs)
+    tagged = pipeline.bt_id(tok, dirs, c.data.bt_tag)
     for ex in examples[:400]:
         inputs = pipeline.encode_example(tok, ex, tagged)["inputs"].tolist()
         assert inputs[0] == tok.tag_id(ex["tgt_lang"])
@@ -93,10 +93,10 @@ def test_bt_pairs_are_tagged_and_their_share_is_bt_ratio(backtranslated, tiny_to
         else:
             assert bt not in inputs
     # Packed training rows carry the tag too; without data.bt_tag nothing is tagged.
-    batch = next(iter(train_batches.train_dataset(c, tok, data_dir)))
+    batch = next(iter(plans.batches(c, tok, data_dir)))
     assert (batch["inputs"] == bt).any()
     c.data.bt_tag = False
-    assert pipeline.bt_id(c, tok, dirs) is None
+    assert pipeline.bt_id(tok, dirs, c.data.bt_tag) is None
 
 
 def test_sampling_rates_split_by_bt_ratio():
@@ -121,7 +121,7 @@ def test_user_errors(backtranslated, tmp_path, capsys):
                         extra_symbols=[tokenizer_lib.MASK])
     c = tiny_config(mixture=("parallel_text/bt:es-en",), data_dir=data_dir)
     with pytest.raises(UserError, match="has no <BT> symbol: .*data.bt_tag=false"):
-        pipeline.bt_id(c, tokenizer_lib.Tokenizer(old), mixture.directions(c.data, data_dir))
+        pipeline.bt_id(tokenizer_lib.Tokenizer(old), mixture.directions(c.data, data_dir), c.data.bt_tag)
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n", encoding="utf-8")
     base = {"--src": "es", "--tgt": "en", "--input": os.path.join(os.path.dirname(data_dir), "mono.en.txt"),

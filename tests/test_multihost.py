@@ -127,8 +127,8 @@ class _BothShares:
     share (every 2nd example), process 0's rows first, as they make up the global batch; the
     iterator state is both shares'."""
 
-    def __init__(self, train_dataset, config, tokenizer, data_dir):
-        self._its = [iter(train_dataset(config, tokenizer, data_dir, i, 2)) for i in range(2)]
+    def __init__(self, train_dataset, *args, **kwargs):
+        self._its = [iter(train_dataset(*args, **dict(kwargs, process_index=i, process_count=2))) for i in range(2)]
 
     def __iter__(self):
         return self
@@ -155,8 +155,7 @@ def test_two_processes_with_packed_rows_train_on_their_shares(tiny_workdir, tmp_
     one = tiny_workdir
     original = train_batches.train_dataset
     with monkeypatch.context() as m:
-        m.setattr(train_batches, "train_dataset", lambda config, tokenizer, data_dir, *_: _BothShares(
-            original, config, tokenizer, data_dir))
+        m.setattr(train_batches, "train_dataset", lambda *args, **kwargs: _BothShares(original, *args, **kwargs))
         train_and_evaluate(config, one)  # to step 6
     reference = train_losses(one)
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY_CONFIG
 
 from xling_jax.configs.loading import load_config_file
+from xling_jax.data import plan as data_plan
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.decoding import sampling
@@ -26,12 +27,17 @@ def config(**online):
     return c
 
 
+def bt_batches(c, tok, data_dir, process_index=0, process_count=1):
+    return online_bt.BtBatches(c.online_bt, tok, data_plan.resolve(c.data, data_dir), c.data.max_len, c.seed,
+                               process_index, process_count)
+
+
 def test_rows_by_step_translate_into_another_language(tiny_workdir, bible_data_dir):
     c = config(rows=8)
     tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
-    bt = online_bt.BtBatches(c, tok, bible_data_dir)
+    bt = bt_batches(c, tok, bible_data_dir)
     tags = {tok.tag_id(l): l for l in ("en", "es")}
-    again = online_bt.BtBatches(c, tok, bible_data_dir)
+    again = bt_batches(c, tok, bible_data_dir)
     seen = {"en": 0, "es": 0}
     for step in range(30):
         b = bt[step]
@@ -49,7 +55,7 @@ def test_rows_by_step_translate_into_another_language(tiny_workdir, bible_data_d
             assert tgt[n - 1] == tok.eos_id
             seen[x] += 1
     assert min(seen.values()) > 0.3 * sum(seen.values())  # both languages back-translated
-    halves = [online_bt.BtBatches(c, tok, bible_data_dir, p, 2)[5]["targets"] for p in range(2)]
+    halves = [bt_batches(c, tok, bible_data_dir, p, 2)[5]["targets"] for p in range(2)]
     np.testing.assert_array_equal(np.concatenate(halves), bt[5]["targets"])  # hosts split the rows
 
 
@@ -59,11 +65,11 @@ def test_synthetic_rows_are_the_models_translations(tiny_workdir, bible_data_dir
     tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
     model = build_model(c.model, tok.vocab_size)
     params = model.init(jax.random.key(1), jnp.ones((1, 8), jnp.int32), jnp.ones((1, 8), jnp.int32))["params"]
-    bt = online_bt.BtBatches(c, tok, bible_data_dir)[3]
+    bt = bt_batches(c, tok, bible_data_dir)[3]
     bt["targets"][5] = 0  # as if its text were too long
     bt["gen_inputs"][5] = 0
     rows = jax.jit(lambda p, b: online_bt.synthetic_rows(p, b, jax.random.key(0), model=model,
-                                                         **online_bt.options(c)))(params, bt)
+                                                         **online_bt.options(c.online_bt, c.decode)))(params, bt)
     length = c.data.max_len
     room = length - 2
     limit = np.clip(np.floor(c.decode.max_len_a * (bt["gen_inputs"] > 0).sum(1) + c.decode.max_len_b), 1, room)

@@ -5,6 +5,7 @@ import json
 import grain
 import jax
 import numpy as np
+import plans
 import pytest
 from conftest import TINY_CONFIG
 from conftest import tiny_data_config as tiny_config
@@ -14,7 +15,6 @@ from xling_jax.data import bucket, catalog, mixture, pipeline
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.model import build_model
-from xling_jax.objectives import batches as train_batches
 from xling_jax.training import steps
 
 
@@ -53,7 +53,7 @@ def test_loss_on_packed_rows_equals_loss_unpacked(bible_data_dir, tiny_tokenizer
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config()
     d, = [x for x in mixture.directions(c.data, bible_data_dir) if x.pair == "en-es"]
-    examples = [ex for ex in pipeline.eval_examples(c, tok, d, "dev", bible_data_dir)
+    examples = [ex for ex in pipeline.eval_examples(tok, d, "dev", bible_data_dir)
                 if len(ex["inputs"]) <= 40 and len(ex["targets"]) <= 40][:24]
     assert len(examples) >= 8
     packed_ds = grain.experimental.FirstFitPackIterDataset(
@@ -76,7 +76,7 @@ def test_loss_on_packed_rows_equals_loss_unpacked(bible_data_dir, tiny_tokenizer
 def test_direction_rates_follow_the_temperature_formula(toy_data_dir, temperature):
     c = tiny_config(mixture=("bible:en-es", "parallel_text/toy:en-es"), temperature=temperature,
                     data_dir=toy_data_dir)
-    ds, dirs, rates = pipeline.mixed_dataset(c, "train", toy_data_dir)
+    ds, dirs, rates = plans.mixed(c, toy_data_dir)
     sizes = np.array(mixture.pair_counts(dirs, "train", toy_data_dir), dtype=float)
     assert [d.key(True) for d in dirs] == ["bible:en-es", "bible:es-en", "parallel_text/toy:en-es",
                                            "parallel_text/toy:es-en"]
@@ -105,11 +105,11 @@ def test_resumed_iterator_equals_uninterrupted(toy_data_dir, tiny_tokenizer, pac
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config(mixture=("bible:en-es", "parallel_text/toy:en-es"), temperature=2.0, pack=pack,
                     data_dir=toy_data_dir, bucket_window=3)
-    it = iter(train_batches.train_dataset(c, tok, toy_data_dir))
+    it = iter(plans.batches(c, tok, toy_data_dir))
     _batches(it, 5)
     state = json.loads(json.dumps(it.get_state()))  # as the checkpoint stores it
     expected = _batches(it, 7)
-    fresh = iter(train_batches.train_dataset(c, tok, toy_data_dir))
+    fresh = iter(plans.batches(c, tok, toy_data_dir))
     fresh.set_state(state)
     _assert_same(_batches(fresh, 7), expected)
 
@@ -117,12 +117,12 @@ def test_resumed_iterator_equals_uninterrupted(toy_data_dir, tiny_tokenizer, pac
 def test_prefetch_checkpoints_the_consumed_position(bible_data_dir, tiny_tokenizer):
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config()
-    reference = _batches(iter(train_batches.train_dataset(c, tok, bible_data_dir)), 9)
-    pre = Prefetch(iter(train_batches.train_dataset(c, tok, bible_data_dir)), size=3)
+    reference = _batches(iter(plans.batches(c, tok, bible_data_dir)), 9)
+    pre = Prefetch(iter(plans.batches(c, tok, bible_data_dir)), size=3)
     _assert_same(_batches(pre, 4), reference[:4])
     state = pre.get_state()  # the queue already holds batches 5-7: they must not be skipped
     pre.close()
-    again = Prefetch(iter(train_batches.train_dataset(c, tok, bible_data_dir)), size=3)
+    again = Prefetch(iter(plans.batches(c, tok, bible_data_dir)), size=3)
     again.set_state(state)
     _assert_same(_batches(again, 5), reference[4:])
     again.close()
@@ -131,7 +131,7 @@ def test_prefetch_checkpoints_the_consumed_position(bible_data_dir, tiny_tokeniz
 def test_bucketing_pads_to_few_lengths_and_loses_no_example(bible_data_dir, tiny_tokenizer):
     tok = Tokenizer(tiny_tokenizer)
     c = tiny_config(pack=False, bucket_window=4, bucket_step=8)
-    parent = pipeline.mixed_dataset(c, "train", bible_data_dir)[0].map(lambda ex: pipeline.encode_example(tok, ex))
+    parent = plans.mixed(c, bible_data_dir)[0].map(lambda ex: pipeline.encode_example(tok, ex))
     parent = parent.filter(lambda ex: len(ex["inputs"]) <= 96 and len(ex["targets"]) <= 96)
     it = iter(bucket.LengthBucketIterDataset(parent.to_iter_dataset(), 8, 96, window=4, step=8))
     batches = _batches(it, 8)  # two whole windows
@@ -163,14 +163,14 @@ def test_mixture_trains_end_to_end_and_evaluates_per_direction(toy_data_dir, tmp
 
 def test_train_pairs_is_one_fixed_subset_for_every_use_of_the_training_text(bible_data_dir):
     c = tiny_config(train_pairs=300)
-    ds, dirs, rates = pipeline.mixed_dataset(c, "train", bible_data_dir)
+    ds, dirs, rates = plans.mixed(c, bible_data_dir)
     assert [len(pipeline.PairSource(d, "train", bible_data_dir, 300)) for d in dirs] == [300, 300]
     pairs = lambda d: {(ex["src"], ex["tgt"]) if ex["src_lang"] == "en" else (ex["tgt"], ex["src"])
                        for ex in (d[i] for i in range(3000)) if ex["direction"] == "bible:en-es"}
     en_es = pairs(ds)
     assert len(en_es) >= 299  # (a repeated verse may occur)
     c.seed = 7  # another seed reorders, but the corpus is the same
-    assert pairs(pipeline.mixed_dataset(c, "train", bible_data_dir)[0]) == en_es
+    assert pairs(plans.mixed(c, bible_data_dir)[0]) == en_es
     # Both directions hold the same pairs; the tokenizer's text comes from them alone.
     es_en = {(ex["tgt"], ex["src"]) for ex in (ds[i] for i in range(3000)) if ex["direction"] == "bible:es-en"}
     assert es_en == en_es

@@ -3,6 +3,7 @@ import json
 import os
 
 import numpy as np
+import plans
 import pytest
 from conftest import TINY_CONFIG
 
@@ -11,7 +12,6 @@ from xling_jax.data import pipeline
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.tokenizer import Tokenizer
 from xling_jax.errors import UserError
-from xling_jax.objectives import batches as train_batches
 from xling_jax.objectives import tasks
 from xling_jax.training.train import train_and_evaluate
 
@@ -26,9 +26,9 @@ def config(task_list, **objective):
 def test_mixture_rates_and_denoising_examples(tiny_workdir, bible_data_dir):
     c = config(("mbart:3", "translation:1"))
     tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
-    assert tasks.parse(c) == [("mbart", 0.75), ("translation", 0.25)]
-    ds, _, _ = pipeline.mixed_dataset(c, "train", bible_data_dir)
-    mixed = tasks.mix(c, tok, bible_data_dir, ds)
+    assert tasks.parse(c.tasks) == [("mbart", 0.75), ("translation", 0.25)]
+    ds, _, _ = plans.mixed(c, bible_data_dir)
+    mixed = plans.mix(c, tok, bible_data_dir, ds)
     examples = [mixed[i] for i in range(2000)]
     is_mbart = np.array([ex["task"][0] == 0 for ex in examples])
     assert is_mbart.mean() == pytest.approx(0.75, abs=0.03)
@@ -65,9 +65,9 @@ def test_t5_needs_sentinels_in_the_vocabulary(tiny_workdir):
     with pytest.raises(UserError, match="tokenizer.sentinels=0"):
         train_and_evaluate(c, tiny_workdir)
     with pytest.raises(UserError, match="unknown task 'bert'"):
-        tasks.parse(config(("bert:1",)))
+        tasks.parse(config(("bert:1",)).tasks)
     with pytest.raises(UserError, match="RATE > 0"):
-        tasks.parse(config(("mbart:x",)))
+        tasks.parse(config(("mbart:x",)).tasks)
 
 
 def test_t5_example_is_framed_and_reconstructs(tmp_path):
@@ -114,13 +114,13 @@ def _xlm_examples(tiny_workdir, bible_data_dir, n=1500):
     c = config(("mlm:1", "tlm:1", "clm:1", "translation:1"))
     c.model.num_languages = 2
     tok = Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME))
-    mixed = tasks.mix(c, tok, bible_data_dir, pipeline.mixed_dataset(c, "train", bible_data_dir)[0])
+    mixed = plans.mix(c, tok, bible_data_dir, plans.mixed(c, bible_data_dir)[0])
     return c, tok, [mixed[i] for i in range(n)]
 
 
 def test_xlm_examples_mask_frame_and_mark_languages(tiny_workdir, bible_data_dir):
     c, tok, examples = _xlm_examples(tiny_workdir, bible_data_dir)
-    assert tasks.features(c) == ("inputs", "targets", "task", "src_task", "lm_targets", "lm_positions", "languages")
+    assert tasks.resolve(c).features == ("inputs", "targets", "task", "src_task", "lm_targets", "lm_positions", "languages")
     mask, tags = tok.symbol_id(tokenizer_lib.MASK), [tok.tag_id("en"), tok.tag_id("es")]
     by_task = {t: [ex for ex in examples if ex["src_task"][0] == t] for t in range(4)}
     assert all(len(v) == pytest.approx(len(examples) / 4, rel=0.15) for v in by_task.values())
@@ -166,7 +166,7 @@ def test_xlm_loss_of_a_packed_batch_equals_the_lm_head_on_each_example(tiny_work
     c, tok, examples = _xlm_examples(tiny_workdir, bible_data_dir, n=12)
     model = build_model(c.model, tok.vocab_size)
     params = model.init(jax.random.key(0), np.ones((1, 8), np.int32), np.ones((1, 8), np.int32))["params"]
-    feats = tasks.features(c)
+    feats = tasks.resolve(c).features
     length = max(sum(len(ex[k]) for ex in examples) for k in feats)
     batch = {}
     for k in feats:  # everything in one row, as the packer would lay it out
@@ -177,7 +177,7 @@ def test_xlm_loss_of_a_packed_batch_equals_the_lm_head_on_each_example(tiny_work
             row[at:at + n], seg[at:at + n], pos[at:at + n] = ex[k], i + 1, np.arange(n)
             at += n
         batch[k], batch[f"{k}_segment_ids"], batch[f"{k}_positions"] = row[None], seg[None], pos[None]
-    _, metrics = jax.jit(lambda p, b: steps._loss_sums(p, b, model, 0.0, {}, tasks.names(c), deterministic=True))(
+    _, metrics = jax.jit(lambda p, b: steps._loss_sums(p, b, model, 0.0, {}, tasks.resolve(c).names, deterministic=True))(
         params, batch)
     # Each example alone, padded to the row's length (one compilation per causal flag).
     lm_head = jax.jit(lambda p, x, seg, pos, lang, causal: model.apply(
@@ -209,7 +209,8 @@ def test_xlm_tasks_train_beside_translation(tiny_workdir):
         assert logged and np.isfinite(logged).all()
     c.model.num_languages = 1
     with pytest.raises(UserError, match="model.num_languages=1 but the vocabulary has 2"):
-        tasks.check(c, Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME)))
+        tasks.check(tasks.resolve(c), Tokenizer(os.path.join(tiny_workdir, tokenizer_lib.FILENAME)),
+                    num_languages=c.model.num_languages)
 
 
 def test_t5_span_corruption_trains(tmp_path, bible_data_dir):
@@ -224,7 +225,7 @@ def test_t5_span_corruption_trains(tmp_path, bible_data_dir):
     sentinels = [tok.symbol_id(tokenizer_lib.sentinel(i)) for i in range(16)]
     assert sorted(sentinels) == list(range(min(sentinels), min(sentinels) + 16))  # control symbols, in order
 
-    batch = next(iter(train_batches.train_dataset(c, tok, bible_data_dir)))
+    batch = next(iter(plans.batches(c, tok, bible_data_dir)))
     assert (batch["task"][batch["targets_segment_ids"] > 0] == 0).all()  # one task: index 0
     pairs = 0
     for row in range(len(batch["inputs"])):

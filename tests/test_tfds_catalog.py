@@ -5,13 +5,14 @@ path); and the one-line error where such a dataset is neither prepared nor downl
 import os
 import sys
 
+import plans
 import tensorflow_datasets as tfds
 from conftest import tiny_data_config
 from tensorflow_datasets.testing import mocking
 
 from xling_jax.cli.main import main
 from xling_jax.data import catalog, mixture, pipeline
-from xling_jax.objectives import batches as train_batches
+from xling_jax.data import plan as data_plan
 from xling_jax.training.train import setup_tokenizer
 
 REF = "ted_hrlr_translate/pt_to_en"
@@ -62,10 +63,10 @@ def test_catalog_dataset_through_registry_and_pipeline(tmp_path, monkeypatch):
         dirs = mixture.directions(config.data, data_dir)
         assert [(d.dataset, d.src, d.tgt) for d in dirs] == [(REF, "pt", "en"), (REF, "en", "pt")]
 
-        tok = setup_tokenizer(config, str(tmp_path), data_dir)
+        tok = setup_tokenizer(config, str(tmp_path), data_plan.resolve(config.data, data_dir))
         assert set(tok.languages()) == {"en", "pt"}
         tags = {tok.tag_id("en"): "en", tok.tag_id("pt"): "pt"}
-        it = iter(train_batches.train_dataset(config, tok, data_dir))
+        it = iter(plans.batches(config, tok, data_dir))
         seen = {"en": 0, "pt": 0}
         for _ in range(4):
             batch = next(it)
@@ -83,7 +84,8 @@ def test_catalog_dataset_through_registry_and_pipeline(tmp_path, monkeypatch):
 
         # Dev batches: the validation split in record order, each direction with its own target tag.
         for d in dirs:
-            first = next(pipeline.eval_batches(config, tok, d, data_dir, "dev"))
+            first = next(pipeline.eval_batches(tok, d, data_dir, "dev", batch_size=config.train.batch_size,
+                                               max_len=config.data.max_len))
             src = first["inputs"][0][first["inputs_segment_ids"][0] > 0]
             tgt = first["targets"][0][first["targets_segment_ids"][0] > 0]
             assert tags[int(src[0])] == d.tgt

@@ -11,13 +11,13 @@ import time
 import jax
 import numpy as np
 
-from xling_jax.data import mixture
+from xling_jax.data import plan as data_plan
 from xling_jax.model import build_model
-from xling_jax.objectives import batches as train_batches
+from xling_jax.objectives import tasks
 from xling_jax.training import mesh as mesh_lib
 from xling_jax.training import optimizer, steps
 from xling_jax.training import workdir as workdir_lib
-from xling_jax.training.train import setup_tokenizer
+from xling_jax.training.train import setup_tokenizer, training_batches
 
 
 def _count(batch) -> tuple[int, int]:
@@ -30,11 +30,11 @@ def _count(batch) -> tuple[int, int]:
 
 def bench_data(config, workdir: str, batches: int = 50, steps_timed: int = 10) -> dict:
     workdir = workdir_lib.prepare(workdir)  # a new --workdir is created before the tokenizer is trained into it
-    data_dir = mixture.ensure_built(config.data)
-    tokenizer = setup_tokenizer(config, workdir, data_dir)
+    data = data_plan.resolve(config.data)
+    tokenizer = setup_tokenizer(config, workdir, data)
 
     start = time.perf_counter()
-    it = iter(train_batches.train_dataset(config, tokenizer, data_dir))
+    it = iter(training_batches(config, data, tasks.resolve(config), tokenizer))
     first = next(it)
     startup = time.perf_counter() - start
     examples = tokens = 0
@@ -72,6 +72,6 @@ def bench_data(config, workdir: str, batches: int = 50, steps_timed: int = 10) -
         "train_step": {"steps": len(on_device) - 1, "tokens_per_s": round(step_tokens_per_s)},
         "pipeline_over_step": round(pipe_tokens_per_s / step_tokens_per_s, 2),
         "batch_size": config.train.batch_size, "max_len": config.data.max_len, "pack": bool(config.data.pack),
-        "directions": [d.key(True) for d in mixture.directions(config.data, data_dir)],
+        "directions": [d.key(True) for d in data.directions],
         "devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}",
     }

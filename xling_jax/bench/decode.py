@@ -34,8 +34,10 @@ import numpy as np
 from xling_jax.bench.shapes import MARIAN_MODEL, SHAPES, model_overrides
 from xling_jax.configs.default import get_config
 from xling_jax.data import hf_vocab, marian_vocab, mixture
+from xling_jax.data import plan as data_plan
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.pipeline import PairSource
+from xling_jax.data.plan import DataPlan
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.translate import MAX_SOURCE_LEN, bucket
 from xling_jax.errors import UserError
@@ -73,14 +75,14 @@ def random_params(model, seed: int, pad_id: int):
     return params
 
 
-def reference_workdir(path: str, shape: str, seed: int, data_dir: str, tokenizer_from: str | None) -> str:
+def reference_workdir(path: str, shape: str, seed: int, data: DataPlan, tokenizer_from: str | None) -> str:
     """A workdir at `path` holding a random model of the reference `shape` (tokenizer trained on the
     Bible unless copied from `tokenizer_from`)."""
     config = bench_config(shape)
     workdir = workdir_lib.prepare(path)
     if tokenizer_from:
         shutil.copy(os.path.join(tokenizer_from, tokenizer_lib.FILENAME), workdir)
-    tokenizer = setup_tokenizer(config, workdir, data_dir)
+    tokenizer = setup_tokenizer(config, workdir, data)
     model = build_model(config.model, tokenizer.vocab_size)
     workdir_lib.save_config(workdir, config)
     checkpoints.save_params(workdir, config, random_params(model, seed, tokenizer.pad_id))
@@ -337,12 +339,12 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
     batch_size, length = batch_size or s["batch_size"], length or s["length"]
     threads = threads or len(os.sched_getaffinity(0))
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])  # every engine on the same cores
-    data_dir = mixture.ensure_built(get_config().data)
+    data = data_plan.resolve(get_config().data)
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         if workdir is None:
             shape = shape or DEFAULT_SHAPE
-            run = load_run(reference_workdir(os.path.join(tmp, "run"), shape, seed, data_dir, tokenizer_from))
+            run = load_run(reference_workdir(os.path.join(tmp, "run"), shape, seed, data, tokenizer_from))
         else:
             run = load_run(workdir, step)
         tokenizer, cfg = run.tokenizer, run.model.cfg
@@ -351,7 +353,7 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
         limit = max_positions(cfg)
         if len(conv["forced"]) + length > limit:
             raise UserError(f"--length {length}: this model has {limit} target positions")
-        batches, cut = source_batches(tokenizer, conv, data_dir, text_language, sentences, batch_size, limit)
+        batches, cut = source_batches(tokenizer, conv, data.data_dir, text_language, sentences, batch_size, limit)
 
         out = {"workdir": workdir, "step": run.step, "model": _model_summary(run)}
         if workdir is None:

@@ -112,9 +112,7 @@ def languages(dirs: list[Direction]) -> list[str]:
 
 
 def temperature_weights(sizes, temperature: float) -> np.ndarray:
-    """p_i ∝ n_i^(1/T), normalised; directions without pairs get 0."""
-    if temperature <= 0:
-        raise UserError(f"data.temperature must be > 0, got {temperature}")
+    """p_i ∝ n_i^(1/T), normalised (T > 0: validate.py checks data.temperature); directions without pairs get 0."""
     n = np.asarray(sizes, dtype=np.float64)
     w = np.where(n > 0, np.power(np.maximum(n, 1.0), 1.0 / temperature), 0.0)
     if w.sum() == 0:
@@ -125,11 +123,10 @@ def temperature_weights(sizes, temperature: float) -> np.ndarray:
 def sampling_rates(sizes, backtranslated, temperature: float, bt_ratio: float = 0.0) -> np.ndarray:
     """Each direction's sampling rate: by temperature over all directions or, with bt_ratio r > 0,
     r over the back-translated directions and 1 - r over the real ones (each group by temperature),
-    so that the share of synthetic pairs does not depend on how many were made."""
+    so that the share of synthetic pairs does not depend on how many were made (0 <= r < 1: validate.py
+    checks data.bt_ratio)."""
     if not bt_ratio:
         return temperature_weights(sizes, temperature)
-    if not 0 < bt_ratio < 1:
-        raise UserError(f"data.bt_ratio must be in [0, 1), got {bt_ratio}")
     sizes, synthetic = np.asarray(sizes), np.asarray(backtranslated, bool)
     rates = np.zeros(len(sizes))
     for group, share, what in ((synthetic, bt_ratio, "back-translated"), (~synthetic, 1 - bt_ratio, "real")):
@@ -157,9 +154,10 @@ def pair_counts(dirs: list[Direction], split: str, data_dir: str | None) -> list
     return [len(catalog.open_dataset(d.dataset, data_dir).pair_index(split, d.src, d.tgt)) for d in dirs]
 
 
-def ensure_built(data_config) -> str:
-    """Builds every locally buildable dataset of the config if missing; returns the data directory."""
-    data_dir = catalog.resolve_data_dir(data_config.data_dir)
+def ensure_built(data_config, data_dir: str | None = None) -> str:
+    """Builds every locally buildable dataset of the config if missing, into `data_dir` (default
+    data.data_dir); returns the data directory."""
+    data_dir = catalog.resolve_data_dir(data_dir or data_config.data_dir)
     for ref in dataset_refs(data_config):
         catalog.ensure_built(ref, data_dir, options=source_options(data_config, ref))
     return data_dir

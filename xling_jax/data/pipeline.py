@@ -14,6 +14,7 @@ import numpy as np
 
 from xling_jax.data import bucket, catalog, mixture
 from xling_jax.data import tokenizer as tokenizer_lib
+from xling_jax.data.plan import DataPlan
 from xling_jax.data.tokenizer import Tokenizer
 
 FEATURES = ("inputs", "targets")
@@ -121,9 +122,9 @@ def tokenizer_corpus(dirs: Sequence[mixture.Direction], data_dir: str | None, ma
     return out
 
 
-def bt_id(config, tokenizer: Tokenizer, dirs: Sequence[mixture.Direction]) -> int | None:
-    """The `<BT>` id that marks back-translated sources, or None where nothing is tagged."""
-    if not config.data.bt_tag or not any(d.backtranslated for d in dirs):
+def bt_id(tokenizer: Tokenizer, dirs: Sequence[mixture.Direction], tag: bool = True) -> int | None:
+    """The `<BT>` id that marks back-translated sources, or None where nothing is tagged (`tag`: data.bt_tag)."""
+    if not tag or not any(d.backtranslated for d in dirs):
         return None
     return tokenizer.symbol_id(tokenizer_lib.BT, "back-translated data is tagged with it (data.bt_tag); train a new "
                                                  "vocabulary (a new workdir), or set data.bt_tag=false")
@@ -139,47 +140,39 @@ def encode_example(tokenizer: Tokenizer, ex: dict, bt: int | None = None) -> dic
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 
-def mixed_dataset(config, split: str, data_dir: str | None, seed: int | None = None
-                  ) -> tuple[grain.MapDataset, list, np.ndarray]:
-    """Endless shuffled mixture of all directions; returns (dataset, directions, sampling rates).
-
-    `seed` (default config.seed) seeds the shuffles: another seed is another order of the same pairs."""
-    dc = config.data
-    seed = config.seed if seed is None else seed
-    dirs = mixture.directions(dc, data_dir)
-    sources = [PairSource(d, split, data_dir, dc.train_pairs) for d in dirs]
-    rates = mixture.sampling_rates([len(s) for s in sources], [d.backtranslated for d in dirs], dc.temperature,
-                                   dc.bt_ratio)
+def mixed_dataset(plan: DataPlan, seed: int) -> grain.MapDataset:
+    """Endless shuffled mixture of the training pairs of the plan's directions, at the plan's sampling
+    rates; `seed` (config.seed) seeds the shuffles: another seed is another order of the same pairs."""
+    sources = [PairSource(d, "train", plan.data_dir, plan.train_pairs) for d in plan.directions]
     parts = [grain.MapDataset.source(s).seed(seed + i).shuffle().repeat()
              for i, s in enumerate(sources) if len(s)]
-    live = rates[rates > 0]
-    ds = parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, list(live))
-    return ds, dirs, rates
+    live = plan.rates[plan.rates > 0]
+    return parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, list(live))
 
 
-def eval_examples(config, tokenizer: Tokenizer, direction: mixture.Direction, split: str,
+def eval_examples(tokenizer: Tokenizer, direction: mixture.Direction, split: str,
                   data_dir: str | None) -> grain.MapDataset:
     source = PairSource(direction, split, data_dir)
     return grain.MapDataset.source(source).map(lambda ex: encode_example(tokenizer, ex))
 
 
-def eval_batches(config, tokenizer: Tokenizer, direction: mixture.Direction, data_dir: str | None,
-                 split: str = "dev", process_index: int = 0, process_count: int = 1):
-    """This process's rows of padded, unshuffled global batches over one direction of a split.
+def eval_batches(tokenizer: Tokenizer, direction: mixture.Direction, data_dir: str | None, split: str = "dev", *,
+                 batch_size: int, max_len: int, limit: int = 0, process_index: int = 0, process_count: int = 1):
+    """This process's rows of padded, unshuffled global batches (`batch_size` rows) over one direction
+    of a split, at most `limit` of them (config.eval_batches; 0: all).
 
-    Rows are padded to data.max_len (longer examples truncated); the last batch is
+    Rows are padded to `max_len` (data.max_len; longer examples truncated); the last batch is
     filled with empty rows, which carry no weight.
     """
-    ds = eval_examples(config, tokenizer, direction, split, data_dir)
-    bs = config.train.batch_size
-    n_batches = -(-len(ds) // bs)
-    if config.eval_batches:
-        n_batches = min(n_batches, config.eval_batches)
+    ds = eval_examples(tokenizer, direction, split, data_dir)
+    n_batches = -(-len(ds) // batch_size)
+    if limit:
+        n_batches = min(n_batches, limit)
     for b in range(n_batches):
-        rows = [ds[i] for i in range(b * bs, min((b + 1) * bs, len(ds)))]
-        rows += [{k: np.zeros(0, np.int32) for k in FEATURES}] * (bs - len(rows))
-        batch = bucket.pad_batch(rows, config.data.max_len)
-        per = bs // process_count
+        rows = [ds[i] for i in range(b * batch_size, min((b + 1) * batch_size, len(ds)))]
+        rows += [{k: np.zeros(0, np.int32) for k in FEATURES}] * (batch_size - len(rows))
+        batch = bucket.pad_batch(rows, max_len)
+        per = batch_size // process_count
         yield {k: v[process_index * per:(process_index + 1) * per] for k, v in batch.items()}
 
 

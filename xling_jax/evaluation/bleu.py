@@ -14,7 +14,9 @@ import sacrebleu
 
 from xling_jax import log
 from xling_jax.data import catalog, mixture
+from xling_jax.data import plan as data_plan
 from xling_jax.data.pipeline import PairSource
+from xling_jax.data.plan import DataPlan
 from xling_jax.decoding.text_io import one_line
 from xling_jax.decoding.translate import Translator
 from xling_jax.errors import UserError
@@ -100,18 +102,18 @@ def translate_via(translator: Translator, texts: list[str], pivot: str, tgt_lang
     return middle, translator.translate(middle, tgt_lang, progress=progress, src_lang=pivot)
 
 
-def chosen_directions(data_config, data_dir: str, dataset: str | None, pairs, pivot: str | None, tokenizer=None):
-    """The directions `pairs` (['es-de', ...]; default: the run's own) of `dataset` (default: the run's
-    only dataset), checked against the dataset and the languages the run knows (the pivot too)."""
+def chosen_directions(data_config, plan: DataPlan, dataset: str | None, pairs, pivot: str | None, tokenizer=None):
+    """The directions `pairs` (['es-de', ...]; default: the run's own, from its `plan`) of `dataset` (default:
+    the run's only dataset), checked against the dataset and the languages the run knows (the pivot too)."""
     refs = mixture.dataset_refs(data_config)
     if not dataset:
         if len(refs) > 1:
             raise UserError(f"--directions: name the dataset (--dataset); this run trains on {', '.join(refs)}")
         dataset = refs[0]
-    catalog.ensure_built(dataset, data_dir, options=mixture.source_options(data_config, dataset))
-    pairs = list(pairs) or list(dict.fromkeys(d.pair for d in mixture.evaluated(
-        mixture.directions(data_config, data_dir))))
-    dirs = [mixture.Direction(dataset, src, tgt) for src, tgt in catalog.parse_directions(dataset, pairs, data_dir)]
+    catalog.ensure_built(dataset, plan.data_dir, options=mixture.source_options(data_config, dataset))
+    pairs = list(pairs) or list(dict.fromkeys(d.pair for d in plan.evaluated))
+    dirs = [mixture.Direction(dataset, src, tgt)
+            for src, tgt in catalog.parse_directions(dataset, pairs, plan.data_dir)]
     mixture.check_known(data_config, [("--directions", lang) for d in dirs for lang in (d.src, d.tgt)]
                         + ([("--pivot", pivot)] if pivot else []), tokenizer)
     for d in dirs:
@@ -135,16 +137,14 @@ def evaluate(run, split: str = "test", data_dir: str | None = None, limit: int =
     its scores go under the direction's `pivot`, its texts to `KEY.via-PIVOT.hyp` and
     `KEY.via-PIVOT.intermediate.hyp`.
     """
-    dc = run.config.data
-    if data_dir:
-        dc.data_dir = data_dir
-    data_dir = mixture.ensure_built(dc)
+    plan = data_plan.resolve(run.config.data, data_dir)
+    data_dir = plan.data_dir
     chosen = bool(dataset or directions or pivot)
     if chosen:
-        dirs = chosen_directions(dc, data_dir, dataset, directions, pivot, run.tokenizer)
+        dirs = chosen_directions(run.config.data, plan, dataset, directions, pivot, run.tokenizer)
         dataset = dirs[0].dataset
     else:
-        dirs = mixture.evaluated(mixture.directions(dc, data_dir))
+        dirs = plan.evaluated
     qualified = mixture.is_qualified(dirs)
     other = _load_other_run(compare, split, [d.key(qualified) for d in dirs], dataset) if compare else None
     translator = Translator(run.model, run.params, run.tokenizer, run.config.decode)

@@ -16,20 +16,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from xling_jax.data import mixture, pipeline
+from xling_jax.data import pipeline
+from xling_jax.data.plan import DataPlan
 from xling_jax.decoding import sampling
 from xling_jax.errors import UserError
 
 NAME = "online_bt"  # its name among the per-task metrics
 
 
-def enabled(config) -> bool:
-    return config.online_bt.rows > 0
+def enabled(ob) -> bool:
+    """Whether `ob` (config.online_bt) adds back-translated rows to training."""
+    return ob.rows > 0
 
 
-def languages(config, tokenizer, data_dir) -> list[str]:
-    """The languages back-translated from and into: online_bt.languages, else the directions'."""
-    langs = list(config.online_bt.languages) or mixture.languages(mixture.directions(config.data, data_dir))
+def languages(requested, tokenizer, run_languages) -> list[str]:
+    """The languages back-translated from and into: `requested` (online_bt.languages), else the
+    run's `run_languages` (those of its directions)."""
+    langs = list(requested) or list(run_languages)
     missing = [l for l in langs if l not in tokenizer.languages()]
     if missing:
         raise UserError(f"online_bt.languages has {', '.join(missing)} but the vocabulary's languages are "
@@ -39,41 +42,41 @@ def languages(config, tokenizer, data_dir) -> list[str]:
     return langs
 
 
-def check(config, tokenizer, data_parallel: int) -> None:
-    """Fails before compiling when online BT cannot run with this config and vocabulary."""
-    rows, accum = config.online_bt.rows, config.train.grad_accum_steps
-    if rows % (data_parallel * accum):  # appended to the batch, they are split into its microbatches too
-        raise UserError(f"online_bt.rows={rows} is not divisible by the {data_parallel} data-parallel devices"
-                        + (f" x train.grad_accum_steps={accum}" if accum > 1 else ""))
+def check(ob, tokenizer, data_parallel: int, accum_steps: int = 1) -> None:
+    """Fails before compiling when online BT (`ob`: config.online_bt) cannot run with this vocabulary,
+    `data_parallel` devices and train.grad_accum_steps."""
+    if ob.rows % (data_parallel * accum_steps):  # appended to the batch, they are split into its microbatches too
+        raise UserError(f"online_bt.rows={ob.rows} is not divisible by the {data_parallel} data-parallel devices"
+                        + (f" x train.grad_accum_steps={accum_steps}" if accum_steps > 1 else ""))
     if tokenizer.target_vocab_size and tokenizer.target_vocab_size != tokenizer.vocab_size:
         raise UserError("online back-translation feeds generated target tokens to the encoder: it needs one "
                         "vocabulary for source and target (this run has two)")
-    if config.online_bt.method not in ("greedy", "sample"):
-        raise UserError(f"online_bt.method={config.online_bt.method!r}; choose 'greedy' or 'sample'")
+    if ob.method not in ("greedy", "sample"):
+        raise UserError(f"online_bt.method={ob.method!r}; choose 'greedy' or 'sample'")
 
 
-def options(config) -> dict:
-    """The keyword arguments of `synthetic_rows` (besides the model) from the config."""
-    ob = config.online_bt
-    return dict(method=ob.method, temperature=ob.temperature, max_len_a=config.decode.max_len_a,
-                max_len_b=config.decode.max_len_b)
+def options(ob, decode) -> dict:
+    """The keyword arguments of `synthetic_rows` (besides the model) from config.online_bt and config.decode."""
+    return dict(method=ob.method, temperature=ob.temperature, max_len_a=decode.max_len_a,
+                max_len_b=decode.max_len_b)
 
 
 class BtBatches:
     """`batches[step]`: this process's generation inputs and targets of the step (numpy, RxL)."""
 
-    def __init__(self, config, tokenizer, data_dir, process_index: int = 0, process_count: int = 1):
-        self.langs = languages(config, tokenizer, data_dir)
-        dirs = mixture.directions(config.data, data_dir)
-        mono = pipeline.MonolingualSource(dirs, "train", data_dir, mixture.monolingual_files(config.data),
-                                 only=self.langs, train_pairs=config.data.train_pairs)
+    def __init__(self, ob, tokenizer, plan: DataPlan, max_len: int, seed: int, process_index: int = 0,
+                 process_count: int = 1):
+        """`ob`: config.online_bt; `max_len`: data.max_len; `seed`: config.seed."""
+        self.langs = languages(ob.languages, tokenizer, plan.languages)
+        mono = pipeline.MonolingualSource(plan.directions, "train", plan.data_dir, plan.monolingual,
+                                          only=self.langs, train_pairs=plan.train_pairs)
         if not len(mono):
             raise UserError(f"online back-translation found no monolingual training text in {self.langs}")
-        self.max_len, self.tokenizer = config.data.max_len, tokenizer
-        rows = config.online_bt.rows
+        self.max_len, self.tokenizer = max_len, tokenizer
+        rows = ob.rows
         lo, hi = process_index * rows // process_count, (process_index + 1) * rows // process_count
-        ds = grain.MapDataset.source(mono).seed(config.seed + 4000).shuffle().repeat()
-        self._ds = ds.random_map(self._example, seed=config.seed + 4001).batch(rows)
+        ds = grain.MapDataset.source(mono).seed(seed + 4000).shuffle().repeat()
+        self._ds = ds.random_map(self._example, seed=seed + 4001).batch(rows)
         self._rows = slice(lo, hi)
 
     def _example(self, ex: dict, rng: np.random.Generator) -> dict:

@@ -17,11 +17,14 @@ model.num_languages, `languages` (the language index per source token, -1 for tr
 Monolingual text is every language side of the run's directions (train split), each record once,
 plus the plain-text files of `data.monolingual`.
 """
+import dataclasses
+
 import grain
 import numpy as np
 
-from xling_jax.data import mixture, pipeline
+from xling_jax.data import pipeline
 from xling_jax.data import tokenizer as tokenizer_lib
+from xling_jax.data.plan import DataPlan
 from xling_jax.errors import UserError
 from xling_jax.objectives import denoising, online_bt, xlm
 
@@ -30,10 +33,10 @@ ENCODER = ("mlm", "tlm", "clm")
 TASKS = SEQ2SEQ + ENCODER
 
 
-def parse(config) -> list[tuple[str, float]]:
-    """[(name, rate)] of config.tasks, rates normalised to sum to 1."""
+def parse(entries) -> list[tuple[str, float]]:
+    """[(name, rate)] of config.tasks `entries` ('NAME:RATE', ...), rates normalised to sum to 1."""
     out = []
-    for entry in config.tasks:
+    for entry in entries:
         name, sep, rate = entry.partition(":")
         try:
             value = float(rate) if sep else 1.0
@@ -47,37 +50,50 @@ def parse(config) -> list[tuple[str, float]]:
     if not out:
         raise UserError("config.tasks is empty; e.g. ('translation:1',) or ('mbart:0.5', 'translation:0.5')")
     if len({n for n, _ in out}) != len(out):
-        raise UserError(f"config.tasks names a task twice: {config.tasks}")
+        raise UserError(f"config.tasks names a task twice: {tuple(entries)}")
     total = sum(r for _, r in out)
     return [(n, r / total) for n, r in out]
-
-
-def names(config) -> tuple[str, ...]:
-    return tuple(n for n, _ in parse(config))
 
 
 def has_encoder_tasks(task_names) -> bool:
     return any(n in ENCODER for n in task_names)
 
 
-def metric_names(config) -> tuple[str, ...]:
-    """The task names that batch feature `task` indexes: config.tasks, then online back-translation."""
-    return names(config) + ((online_bt.NAME,) if online_bt.enabled(config) else ())
+@dataclasses.dataclass(frozen=True)
+class TaskMix:
+    """config.tasks resolved once: the tasks and their rates, and what their examples carry."""
+    tasks: tuple[tuple[str, float], ...]  # (name, rate), rates summing to 1
+    online_bt: bool = False  # online back-translation adds its rows (and its metrics) to the step's
+    with_languages: bool = False  # model.num_languages > 0: encoder tasks carry a `languages` feature
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.tasks)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The task names that batch feature `task` indexes: config.tasks, then online back-translation."""
+        return self.names + ((online_bt.NAME,) if self.online_bt else ())
+
+    @property
+    def translation_only(self) -> bool:
+        return self.metric_names == ("translation",)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The token features of a training example (each packed or padded to data.max_len)."""
+        if self.translation_only:
+            return ("inputs", "targets")
+        out = ("inputs", "targets", "task")
+        if has_encoder_tasks(self.names):
+            out += ("src_task", "lm_targets", "lm_positions") + (("languages",) if self.with_languages else ())
+        return out
 
 
-def _translation_only(config) -> bool:
-    return metric_names(config) == ("translation",)
-
-
-def features(config) -> tuple[str, ...]:
-    """The token features of a training example (each packed or padded to data.max_len)."""
-    task_names = names(config)
-    if _translation_only(config):
-        return ("inputs", "targets")
-    out = ("inputs", "targets", "task")
-    if has_encoder_tasks(task_names):
-        out += ("src_task", "lm_targets", "lm_positions") + (("languages",) if config.model.num_languages else ())
-    return out
+def resolve(config) -> TaskMix:
+    """The TaskMix of config.tasks (with online_bt.rows and model.num_languages)."""
+    return TaskMix(tuple(parse(config.tasks)), online_bt=online_bt.enabled(config.online_bt),
+                   with_languages=bool(config.model.num_languages))
 
 
 def _sentence_ends(tokenizer, ids: list[int]) -> np.ndarray:
@@ -140,10 +156,11 @@ def _with_lm_features(ex: dict, t: int, with_languages: bool) -> dict:
     return out
 
 
-def check(config, tokenizer) -> None:
-    """Fails early (before compiling) if a task needs symbols the vocabulary lacks."""
-    tasks = names(config)
-    for _, lang in mixture.monolingual_files(config.data):
+def check(mix: TaskMix, tokenizer, monolingual=(), num_languages: int = 0, t5_sentinels: int = 0) -> None:
+    """Fails early (before compiling) if a task needs symbols the vocabulary lacks; `monolingual`: the
+    data plan's [(path, lang)] files, `num_languages` and `t5_sentinels`: model.* and objective.* keys."""
+    tasks = mix.names
+    for _, lang in monolingual:
         try:
             tokenizer.source_prefix(lang)
         except KeyError:
@@ -152,52 +169,49 @@ def check(config, tokenizer) -> None:
     if {"mbart", "mlm", "tlm"} & set(tasks):
         tokenizer.symbol_id(tokenizer_lib.MASK)
     n_langs = len(tokenizer.languages())
-    if has_encoder_tasks(tasks) and config.model.num_languages and config.model.num_languages < n_langs:
-        raise UserError(f"model.num_languages={config.model.num_languages} but the vocabulary has {n_langs} "
+    if has_encoder_tasks(tasks) and num_languages and num_languages < n_langs:
+        raise UserError(f"model.num_languages={num_languages} but the vocabulary has {n_langs} "
                         f"languages ({', '.join(tokenizer.languages())}): set it to {n_langs} (or 0: none)")
     if "t5" in tasks:
-        if config.objective.t5_sentinels > config.tokenizer.sentinels:
-            raise UserError(f"objective.t5_sentinels={config.objective.t5_sentinels} but the vocabulary has "
-                            f"tokenizer.sentinels={config.tokenizer.sentinels}")
-        for i in range(config.objective.t5_sentinels):
+        for i in range(t5_sentinels):
             tokenizer.symbol_id(tokenizer_lib.sentinel(i))
 
 
-def mix(config, tokenizer, data_dir: str | None, pairs: grain.MapDataset, bt_id: int | None = None
-        ) -> grain.MapDataset:
-    """The per-example mixture of config.tasks; `pairs` is the data mixture's (raw text) pair stream,
-    `bt_id` the `<BT>` tag of back-translated sources (pipeline.bt_id).
+def mix(task_mix: TaskMix, objective, tokenizer, plan: DataPlan, pairs: grain.MapDataset, seed: int,
+        bt_id: int | None = None, num_languages: int = 0) -> grain.MapDataset:
+    """The per-example mixture of the tasks; `pairs` is the data mixture's (raw text) pair stream,
+    `bt_id` the `<BT>` tag of back-translated sources (pipeline.bt_id), `objective` config.objective,
+    `seed` config.seed and `num_languages` model.num_languages.
 
     With translation alone this is the encoded pair stream (no task feature)."""
-    tasks = parse(config)
+    tasks = task_mix.tasks
     encode = lambda ex: pipeline.encode_example(tokenizer, ex, bt_id)
-    if _translation_only(config):
+    if task_mix.translation_only:
         return pairs.map(encode)
-    check(config, tokenizer)
-    with_lm = has_encoder_tasks([n for n, _ in tasks])
+    check(task_mix, tokenizer, plan.monolingual, num_languages, objective.t5_sentinels)
+    with_lm = has_encoder_tasks(task_mix.names)
     if with_lm:  # looked up once: the vocabulary scan is too slow per example
-        langs, options = tokenizer.languages(), mlm_options(tokenizer, config.objective)
+        langs, options = tokenizer.languages(), mlm_options(tokenizer, objective)
     parts = []
     for t, (name, _) in enumerate(tasks):
         if name == "translation":
             ds = pairs.map(encode)
         elif name == "tlm":  # its own shuffle of the pairs, not the translation task's order
-            ds = pipeline.mixed_dataset(config, "train", data_dir, seed=config.seed + 3000)[0]
+            ds = pipeline.mixed_dataset(plan, seed + 3000)
         else:
-            mono = pipeline.MonolingualSource(mixture.directions(config.data, data_dir), "train", data_dir,
-                                     mixture.monolingual_files(config.data), train_pairs=config.data.train_pairs)
+            mono = pipeline.MonolingualSource(plan.directions, "train", plan.data_dir, plan.monolingual,
+                                              train_pairs=plan.train_pairs)
             if not len(mono):
                 raise UserError(f"task {name!r} found no monolingual training text")
-            ds = grain.MapDataset.source(mono).seed(config.seed + 1000 + t).shuffle().repeat()
+            ds = grain.MapDataset.source(mono).seed(seed + 1000 + t).shuffle().repeat()
         if name in ENCODER:
             ds = ds.random_map(lambda ex, rng, name=name: lm_example(name, ex, rng, tokenizer, langs, options),
-                               seed=config.seed + 2000 + t)
+                               seed=seed + 2000 + t)
         elif name != "translation":
-            ds = ds.random_map(lambda ex, rng, name=name: denoising_example(name, ex, rng, tokenizer,
-                                                                            config.objective),
-                               seed=config.seed + 2000 + t)
+            ds = ds.random_map(lambda ex, rng, name=name: denoising_example(name, ex, rng, tokenizer, objective),
+                               seed=seed + 2000 + t)
         ds = ds.map(lambda ex, t=t: dict(ex, task=np.full(len(ex["targets"]), t, np.int32)))
         if with_lm:
-            ds = ds.map(lambda ex, t=t: _with_lm_features(ex, t, bool(config.model.num_languages)))
+            ds = ds.map(lambda ex, t=t: _with_lm_features(ex, t, task_mix.with_languages))
         parts.append(ds)
     return grain.MapDataset.mix(parts, [r for _, r in tasks])

@@ -29,6 +29,7 @@ import ml_collections
 
 from xling_jax.configs import loading
 from xling_jax.data import mixture
+from xling_jax.data import plan as data_plan
 from xling_jax.errors import UserError
 from xling_jax.evaluation import bleu
 from xling_jax.training import checkpoints, run_record
@@ -209,8 +210,8 @@ def final_eval(config, workdir: str) -> dict:
     use_best = fe.step == "best" and checkpoints.best_record(workdir) is not None
     run = load_run(workdir, "best" if use_best else None)
     results = bleu.evaluate(run, fe.split, limit=fe.limit)
-    data_dir = mixture.ensure_built(run.config.data)
-    dirs = mixture.evaluated(mixture.directions(run.config.data, data_dir))
+    plan = data_plan.resolve(run.config.data)
+    data_dir, dirs = plan.data_dir, plan.evaluated
     qualified = mixture.is_qualified(dirs)
     out_dir = bleu.eval_dir(workdir, fe.split)
     directions = {}

@@ -1,4 +1,5 @@
 """The train loop: `train_and_evaluate(config, workdir)`, importable from Colab."""
+import dataclasses
 import functools
 import os
 
@@ -7,7 +8,8 @@ import ml_collections
 import numpy as np
 
 from xling_jax import log
-from xling_jax.data import mixture, pipeline
+from xling_jax.data import pipeline
+from xling_jax.data import plan as data_plan
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.prefetch import Prefetch
 from xling_jax.decoding.translate import Translator
@@ -23,15 +25,23 @@ from xling_jax.training.validate import validate
 logger = log.get_logger(__name__)
 
 
-def setup_tokenizer(config, workdir: str, data_dir: str) -> tokenizer_lib.Tokenizer:
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """What a translation run is, resolved once from its config and handed down."""
+    data: data_plan.DataPlan  # directions, their training pairs and sampling rates
+    tasks: tasks.TaskMix  # the objectives mixture and its example features
+    tokenizer: tokenizer_lib.Tokenizer
+    mesh: jax.sharding.Mesh
+    rules: tuple  # logical-axis rules (mesh.rules)
+
+
+def setup_tokenizer(config, workdir: str, plan: data_plan.DataPlan) -> tokenizer_lib.Tokenizer:
     """Loads WORKDIR's vocabulary (tokenizer.model, or Marian's files after `xling import marian`),
-    training a sentencepiece model on the train split of every language first if there is none."""
+    training a sentencepiece model on the train split of every language of `plan` first if there is none."""
     if not tokenizer_lib.exists(workdir):
-        dirs = mixture.directions(config.data, data_dir)
-        files = mixture.monolingual_files(config.data)
-        languages = sorted(set(mixture.languages(dirs)) | {lang for _, lang in files})
-        sentences = pipeline.tokenizer_corpus(dirs, data_dir, config.tokenizer.max_sentences, config.seed, files,
-                                             config.data.train_pairs)
+        languages = sorted(set(plan.languages) | {lang for _, lang in plan.monolingual})
+        sentences = pipeline.tokenizer_corpus(plan.directions, plan.data_dir, config.tokenizer.max_sentences,
+                                              config.seed, plan.monolingual, plan.train_pairs)
         train_tokenizer(config, workdir, sentences, languages)
     return tokenizer_lib.load(workdir, config.data.task_prefix)
 
@@ -67,16 +77,18 @@ def _sync(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev") -> dict:
-    """Token-level dev loss and accuracy over all (real) directions, and per direction when there are several."""
-    dirs = mixture.evaluated(mixture.directions(config.data, data_dir))
-    qualified = mixture.is_qualified(dirs)
+def evaluate_loss(params, plan: RunPlan, eval_fn, *, batch_size: int, max_len: int, limit: int = 0,
+                  split: str = "dev") -> dict:
+    """Token-level dev loss and accuracy over all (real) directions, and per direction when there are
+    several; `batch_size`, `max_len`, `limit`: train.batch_size, data.max_len, eval_batches."""
+    dirs, qualified = plan.data.evaluated, plan.data.qualified
     out, grand = {}, {"nll_sum": 0.0, "correct": 0.0, "tokens": 0.0}
     for d in dirs:
         totals = {k: 0.0 for k in grand}
-        for local in pipeline.eval_batches(config, tokenizer, d, data_dir, split, jax.process_index(),
-                                           jax.process_count()):
-            res = jax.device_get(eval_fn(params, mesh_lib.global_batch(local, mesh)))
+        for local in pipeline.eval_batches(plan.tokenizer, d, plan.data.data_dir, split, batch_size=batch_size,
+                                           max_len=max_len, limit=limit, process_index=jax.process_index(),
+                                           process_count=jax.process_count()):
+            res = jax.device_get(eval_fn(params, mesh_lib.global_batch(local, plan.mesh)))
             for k in totals:
                 totals[k] += float(res[k])
         for k in grand:
@@ -88,18 +100,35 @@ def evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_fn, split="dev
             f"{split}_tokens": grand["tokens"], **out}
 
 
-def evaluate_bleu(translator, config, data_dir, split="dev") -> dict:
-    """Decodes `split` with config.decode: BLEU and chrF++ per direction, and their means as `{split}_bleu`."""
-    dirs = mixture.evaluated(mixture.directions(config.data, data_dir))
+def evaluate_bleu(translator, plan: data_plan.DataPlan, limit: int = 0, split: str = "dev") -> dict:
+    """Decodes `split` (at most `limit` sentences a direction: eval_bleu_limit) with the translator:
+    BLEU and chrF++ per direction, and their means as `{split}_bleu`."""
     out = {}
-    for key, (tgt, refs, hyps) in bleu.translate_split(translator, dirs, split, data_dir,
-                                                       config.eval_bleu_limit).items():
+    for key, (tgt, refs, hyps) in bleu.translate_split(translator, plan.evaluated, split, plan.data_dir,
+                                                       limit).items():
         scores = bleu.score(hyps, refs, tgt)
         out[f"{split}_bleu/{key}"], out[f"{split}_chrf/{key}"] = scores["bleu"], scores["chrf"]
     for name in ("bleu", "chrf"):
         values = [v for k, v in out.items() if k.startswith(f"{split}_{name}/")]
         out[f"{split}_{name}"] = float(np.mean(values))
     return out
+
+
+def training_batches(config, data: data_plan.DataPlan, task_mix: tasks.TaskMix, tokenizer, process_index: int = 0,
+                     process_count: int = 1):
+    """This process's endless training batches (objectives/batches.py) under the config's batching keys."""
+    return train_batches.train_dataset(data, task_mix, tokenizer, data=config.data, objective=config.objective,
+                                       seed=config.seed, batch_size=config.train.batch_size,
+                                       num_languages=config.model.num_languages, process_index=process_index,
+                                       process_count=process_count)
+
+
+def log_directions(plan: data_plan.DataPlan) -> None:
+    """The training directions with their pairs and sampling rates (several directions only)."""
+    if len(plan.directions) > 1:
+        logger.info(f"Directions (train pairs, sampling rate at T={plan.temperature:g}): " + ", ".join(
+            f"{d.key(plan.qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
+            for d, n, r in zip(plan.directions, plan.train_counts, plan.rates)))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -110,23 +139,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     mesh, rules = mesh_lib.make_mesh(config.mesh), mesh_lib.parse_rules(config.mesh.rules)
     mesh_lib.check_batch_size(config.train.batch_size, mesh, config.train.grad_accum_steps)
     workdir = workdir_lib.prepare(workdir)
-    data_dir = mixture.ensure_built(config.data)
-    directions = mixture.directions(config.data, data_dir)  # checks language codes
-    if len(directions) > 1 and jax.process_index() == 0:
-        counts = [min(n, config.data.train_pairs or n) for n in mixture.pair_counts(directions, "train", data_dir)]
-        rates = mixture.sampling_rates(counts, [d.backtranslated for d in directions], config.data.temperature,
-                                       config.data.bt_ratio)
-        qualified = mixture.is_qualified(directions)
-        logger.info(f"Directions (train pairs, sampling rate at T={config.data.temperature:g}): " + ", ".join(
-            f"{d.key(qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
-            for d, n, r in zip(directions, counts, rates)))
+    data = data_plan.resolve(config.data)  # builds what is missing, checks language codes
+    if jax.process_index() == 0:
+        log_directions(data)
     # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
     imported = checkpoints.imported_only(workdir)
     workdir_lib.save_config(workdir, config, ("tokenizer", "model") if imported else workdir_lib.FIXED_SECTIONS)
     fine_tune = bool(config.init_from.workdir) and not checkpoints.saved_steps(workdir)
     if fine_tune:
         init_from.adopt_vocabulary(os.path.abspath(os.path.expanduser(config.init_from.workdir)), workdir)
-    tokenizer = setup_tokenizer(config, workdir, data_dir)
+    plan = RunPlan(data, tasks.resolve(config), setup_tokenizer(config, workdir, data), mesh, rules)
+    tokenizer = plan.tokenizer
 
     model = build_model(config.model, tokenizer.vocab_size, tokenizer.target_vocab_size)
     tx = optimizer.make_optimizer(config.train)
@@ -136,20 +159,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     shardings = mesh_lib.state_shardings(jax.eval_shape(init_fn, jax.random.key(0)), model.param_axes(dummy, dummy),
                                          mesh, rules)
     init = jax.jit(init_fn, out_shardings=shardings)
-    step_fn = mesh_lib.with_rules(steps.configured_train_step(config, model, tx, tasks.metric_names(config)),
+    step_fn = mesh_lib.with_rules(steps.configured_train_step(config, model, tx, plan.tasks.metric_names),
                                   mesh, rules)
     train_step = jax.jit(step_fn, out_shardings=(shardings, replicated), donate_argnums=(0,))
     nan_steps = numerics.nan_steps_array(config.debug.nan_steps)
     bt_batches = None
-    if online_bt.enabled(config):  # a second compiled step: the one that back-translates
-        online_bt.check(config, tokenizer, mesh_lib.batch_splits(mesh))
-        bt_batches = online_bt.BtBatches(config, tokenizer, data_dir, jax.process_index(), jax.process_count())
-        bt_step = jax.jit(functools.partial(step_fn, bt_options=online_bt.options(config)),
+    if plan.tasks.online_bt:  # a second compiled step: the one that back-translates
+        online_bt.check(config.online_bt, tokenizer, mesh_lib.batch_splits(mesh), config.train.grad_accum_steps)
+        bt_batches = online_bt.BtBatches(config.online_bt, tokenizer, data, config.data.max_len, config.seed,
+                                         jax.process_index(), jax.process_count())
+        bt_step = jax.jit(functools.partial(step_fn, bt_options=online_bt.options(config.online_bt, config.decode)),
                           out_shardings=(shardings, replicated), donate_argnums=(0,))
     eval_step = jax.jit(mesh_lib.with_rules(functools.partial(steps.eval_step, model=model), mesh, rules),
                         out_shardings=replicated)
 
-    batches = iter(train_batches.train_dataset(config, tokenizer, data_dir, jax.process_index(), jax.process_count()))
+    batches = iter(training_batches(config, data, plan.tasks, tokenizer, jax.process_index(), jax.process_count()))
     # The checkpoint stores the state after the last batch the loop consumed, not after prefetched ones.
     data_iter = Prefetch(batches, lambda b: mesh_lib.global_batch(b, mesh), size=config.data.prefetch)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints, cleanup=True)
@@ -173,10 +197,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     def dev_bleu(params):
         translator.params = params
-        return evaluate_bleu(translator, config, data_dir)
+        return evaluate_bleu(translator, data, config.eval_bleu_limit)
 
-    evaluators = [loop.Evaluator("dev_loss", loop.every(config, "dev_loss"),
-                                 lambda params: evaluate_loss(params, config, tokenizer, data_dir, mesh, eval_step))]
+    def dev_loss(params):
+        return evaluate_loss(params, plan, eval_step, batch_size=config.train.batch_size,
+                             max_len=config.data.max_len, limit=config.eval_batches)
+
+    evaluators = [loop.Evaluator("dev_loss", loop.every(config, "dev_loss"), dev_loss)]
     if translator is not None:
         evaluators.append(loop.Evaluator("dev_bleu", loop.every(config, "dev_bleu"), dev_bleu))
     task = loop.Task(step, tokens=lambda fetched: sum(m["source_tokens"] + m["target_tokens"] for m in fetched),

@@ -38,7 +38,10 @@ def validate(config) -> None:
         _check_lstm(config)
     else:  # the Transformer's own keys
         _check_transformer(config)
-    tasks.parse(config)
+    task_names = [name for name, _ in tasks.parse(config.tasks)]
+    if "t5" in task_names and config.objective.t5_sentinels > config.tokenizer.sentinels:
+        raise UserError(f"objective.t5_sentinels={config.objective.t5_sentinels} but the vocabulary has "
+                        f"tokenizer.sentinels={config.tokenizer.sentinels}")
     if t.schedule not in SCHEDULES:
         raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if t.max_nonfinite < 0 or t.spike_factor < 0:
@@ -93,7 +96,7 @@ def _check_transformer(config) -> None:
 def _check_lstm(config) -> None:
     """The LSTM's keys, and the features it lacks (the XLM encoder-only tasks need a Transformer)."""
     lstm.check_config(config.model)
-    encoder_tasks = [name for name, _ in tasks.parse(config) if name in tasks.ENCODER]
+    encoder_tasks = [name for name, _ in tasks.parse(config.tasks) if name in tasks.ENCODER]
     if encoder_tasks:
         raise UserError(f"config.tasks has the encoder-only task(s) {', '.join(encoder_tasks)}, which need an "
                         "LM head on a Transformer encoder: drop them or set model.name='transformer'")
