@@ -49,6 +49,21 @@ def test_engines_agree_and_report_tokens_per_second(tiny_workdir, capsys):
     assert out["engines"]["transformers"]["same_output_as_xling"] == 1.0
 
 
+def test_int8_rows_beside_the_float_one(tiny_workdir, capsys):
+    out = bench(capsys, "--shape", "tiny", "--engines", "xling,ctranslate2", "--quantize", "int8,int8-weights",
+                "--tokenizer_from", tiny_workdir, *SMALL)
+    names = {"xling_jax", "xling_jax_int8", "xling_jax_int8-weights", "ctranslate2_fp32", "ctranslate2_int8"}
+    assert set(out["engines"]) == names
+    assert_timed(out, names - {"xling_jax_int8", "xling_jax_int8-weights"})
+    for mode in ("int8", "int8-weights"):
+        row = out["engines"][f"xling_jax_{mode}"]
+        assert row["target_tokens"] == 12 * 8 and 0 <= row["same_output_as_xling"] <= 1
+        assert row["params_bytes"] < 0.35 * out["engines"]["xling_jax"]["params_bytes"]
+        assert set(out[f"xling_jax_{mode}_over"]) == {"ctranslate2_fp32", "ctranslate2_int8"}
+    assert main(["bench", "decode", "--quantize", "int4", *SMALL]) == 2
+    assert "int4" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def nllb_workdirs(tmp_path_factory):
     """{decoder heads: workdir} of two tiny random NLLB models: the decoder with the encoder's 4 heads

@@ -12,12 +12,14 @@ import sys
 ROOT = "xling_jax"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 DEFAULT_LEVEL = "info"
+_info = {"stream": "stdout"}  # where info and debug lines go: "stderr" where stdout carries a command's data
 
 
 class _Handler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
+            info_stream = sys.stdout if _info["stream"] == "stdout" else sys.stderr
+            stream = info_stream if record.levelno < logging.WARNING else sys.stderr
             stream.write(self.format(record) + "\n")
             stream.flush()
         except Exception:  # noqa: BLE001 - logging's convention: report, never raise
@@ -47,6 +49,12 @@ def get_logger(name: str) -> logging.Logger:
     """The logger of module `name` (its `__name__`), below "xling_jax"."""
     _root()
     return logging.getLogger(name)
+
+
+def info_to(stream: str) -> None:
+    """Write info and debug lines to "stdout" (the default) or "stderr" (when stdout is a command's data:
+    translations, scores, a benchmark's JSON)."""
+    _info["stream"] = stream
 
 
 def set_verbosity(level: str) -> None:

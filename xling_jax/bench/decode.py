@@ -45,6 +45,7 @@ from xling_jax.interop import ct2
 from xling_jax.interop.hf import export_hf
 from xling_jax.interop.marian import vocabulary
 from xling_jax.model import build_model
+from xling_jax.model import quantize as quantize_lib
 from xling_jax.training import checkpoints
 from xling_jax.training import workdir as workdir_lib
 from xling_jax.training.load import load_run
@@ -318,13 +319,18 @@ def _model_summary(run) -> dict:
 def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int | None = None, beam: int = 4,
                  length: int | None = None, threads: int | None = None,
                  engines=("xling", "transformers", "ctranslate2"), seed: int = 0, tokenizer_from: str | None = None,
-                 workdir: str | None = None, src: str = "en", tgt: str = "es", step: int | None = None) -> dict:
+                 workdir: str | None = None, src: str = "en", tgt: str = "es", step: int | None = None,
+                 quantize: tuple[str, ...] = ()) -> dict:
     """Times beam search on `workdir`'s model, or on a random model of the reference `shape` (default
-    cpu-ref; `tokenizer_from`: a workdir whose vocabulary to reuse instead of training one)."""
+    cpu-ref; `tokenizer_from`: a workdir whose vocabulary to reuse instead of training one); each mode of
+    `quantize` (model/quantize.py) adds a row `xling_jax_MODE` of the same model with int8 params."""
 
     if workdir and (shape or tokenizer_from):
         raise UserError("--shape and --tokenizer_from build a random reference model; with --workdir the "
                         "workdir's model is timed: pass one or the other")
+    for mode in quantize:
+        if mode not in quantize_lib.MODES or mode == "none":
+            raise UserError(f"--quantize {mode!r}: choose from {', '.join(quantize_lib.MODES[1:])}")
     unknown = set(engines) - {"xling", "transformers", "ctranslate2"}
     if unknown:
         raise UserError(f"--engines: unknown {', '.join(sorted(unknown))}; choose from xling, transformers, "
@@ -368,7 +374,14 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
                     "engines": {}})
         engines_out, others = out["engines"], {}
         xling, xling_tokens = run_xling(run.model, run.params, batches, conv, beam, length, batch_size)
-        engines_out["xling_jax"] = xling
+        engines_out["xling_jax"] = dict(xling, params_bytes=quantize_lib.nbytes(run.params))
+        xlings = {"xling_jax": xling}
+        for mode in quantize:
+            params = quantize_lib.quantize_params(run.model, run.params, mode)
+            row, tokens = run_xling(run.model, params, batches, conv, beam, length, batch_size)
+            xlings[f"xling_jax_{mode}"] = engines_out[f"xling_jax_{mode}"] = dict(
+                row, params_bytes=quantize_lib.nbytes(params), same_output_as_xling=_agreement(tokens, xling_tokens))
+            params = None
         wanted = [e for e in ("transformers", "ctranslate2") if e in engines]
         hf_dir = os.path.join(tmp, "hf")
         if wanted:
@@ -404,11 +417,12 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
         for name, (result, outputs) in others.items():
             result["same_output_as_xling"] = _agreement(outputs, reference)
             engines_out[name] = result
-        out["xling_jax_over"] = {name: round(xling["tokens_per_s"] / r["tokens_per_s"], 2)
-                                 for name, (r, _) in others.items()}
-        # The same tokens for less CPU time: the ratio that other processes' load disturbs least.
-        out["xling_jax_over_by_cpu_time"] = {name: round(r["cpu_seconds"] / xling["cpu_seconds"], 2)
-                                             for name, (r, _) in others.items()}
+        for key, row in xlings.items():
+            out[f"{key}_over"] = {name: round(row["tokens_per_s"] / r["tokens_per_s"], 2)
+                                  for name, (r, _) in others.items()}
+            # The same tokens for less CPU time: the ratio that other processes' load disturbs least.
+            out[f"{key}_over_by_cpu_time"] = {name: round(r["cpu_seconds"] / row["cpu_seconds"], 2)
+                                              for name, (r, _) in others.items()}
         out["load_average_1min"] = {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)}
     return out
 

@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--output", default=None, help="file to write (default: stdout)")
     sc.add_argument("--step", default=None, help="checkpoint step, or `best` (default: latest)")
     sc.add_argument("--batch_size", type=int, default=64, help="pairs per batch")
+    sc.add_argument("--quantize", default="none", metavar="MODE",
+                    help="score with int8 params: int8 (weights and activations), int8-weights (weight-only)")
 
     bt = sub.add_parser("backtranslate", help="translate monolingual text into synthetic sources: a "
                                               "back-translated dataset parallel_text/NAME",
@@ -203,6 +205,9 @@ def _parser() -> argparse.ArgumentParser:
     bdec.add_argument("--length", type=int, default=None, help="forced target tokens (default: the shape's, 64)")
     bdec.add_argument("--threads", type=int, default=None, help="CPU cores for every engine (default: all)")
     bdec.add_argument("--engines", default="xling,transformers,ctranslate2", help="comma-separated")
+    bdec.add_argument("--quantize", default="", metavar="MODE[,MODE]",
+                      help="also time xling with int8 params: int8 (weights and activations), int8-weights "
+                           "(weight-only); each mode is a row beside xling's float one")
     bdec.add_argument("--tokenizer_from", default=None, metavar="WORKDIR",
                       help="without --workdir: reuse WORKDIR's tokenizer.model instead of training one on the Bible")
     btr = bench.add_parser("train", help="train-step time, tokens/s, FLOPs and MFU of a reference shape "
@@ -238,6 +243,8 @@ def _add_decode_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch_size", type=int, default=None, help="sentences per batch")
     g.add_argument("--max_len_a", type=float, default=None, help="max output tokens = a * source tokens + b")
     g.add_argument("--max_len_b", type=int, default=None)
+    g.add_argument("--quantize", default=None, metavar="MODE",
+                   help="decode with int8 params: int8 (weights and activations), int8-weights (weight-only)")
 
 
 def _apply_decode_flags(args, dc) -> None:
@@ -247,7 +254,8 @@ def _apply_decode_flags(args, dc) -> None:
         dc.method = "greedy"
     elif args.sample:
         dc.method = "sample"
-    for key in ("alpha", "nbest", "temperature", "top_k", "top_p", "seed", "batch_size", "max_len_a", "max_len_b"):
+    for key in ("alpha", "nbest", "temperature", "top_k", "top_p", "seed", "batch_size", "max_len_a", "max_len_b",
+                "quantize"):
         if getattr(args, key) is not None:
             dc[key] = getattr(args, key)
     if dc.method != "beam" and args.nbest is None:
@@ -272,7 +280,8 @@ def cmd_bench(args, overrides) -> None:
         print(json.dumps(bench_decode(args.shape, args.sentences, args.batch_size, args.beam, args.length,
                                       args.threads, tuple(args.engines.split(",")),
                                       tokenizer_from=args.tokenizer_from, workdir=args.workdir, src=args.src,
-                                      tgt=args.tgt, step=args.step), indent=2))
+                                      tgt=args.tgt, step=args.step,
+                                      quantize=tuple(args.quantize.split(",")) if args.quantize else ()), indent=2))
         return
     if args.bench_command == "train":
         from xling_jax.bench.train import apply_shape, bench_train
@@ -388,8 +397,8 @@ def cmd_score(args) -> None:
         raise UserError("--batch_size must be at least 1")
     run = load_run(args.workdir, _step(args.step))
     mixture.check_known(run.config.data, [("--src", args.src), ("--tgt", args.tgt)], run.tokenizer)
+    scorer = Scorer(run.model, run.params, run.tokenizer, args.batch_size, args.quantize)
     pairs = _read_pairs(_read_lines(args.input))
-    scorer = Scorer(run.model, run.params, run.tokenizer, args.batch_size)
     if args.input:
         scores = _with_progress(len(pairs), lambda p: scorer.score(pairs, args.tgt, args.src, _warn, p))
     else:
@@ -525,6 +534,8 @@ def _run(argv: list[str]) -> int:
         log.set_verbosity(level)
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
+        # Their stdout is data (translations, scores, JSON): diagnostics must not mix into it.
+        log.info_to("stderr" if args.command in ("translate", "score", "bench") else "stdout")
         if overrides and args.command not in ("train", "classify", "bench", "sweep", "import"):
             raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify`, "
                             "`xling sweep`, `xling bench` and `xling import hf`")

@@ -218,4 +218,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.decode.max_len_a = 1.5  # max target tokens = a * source tokens + b
     c.decode.max_len_b = 10
     c.decode.min_len = 0  # no EOS before this many tokens (benchmarks force a fixed length)
+    # "int8": int8 weights and activations (per output channel / per row); "int8-weights": weight-only;
+    # "none": the params as trained (model/quantize.py says what each costs)
+    c.decode.quantize = "none"
     return c

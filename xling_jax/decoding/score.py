@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from xling_jax.decoding.translate import MAX_SOURCE_LEN, bucket
+from xling_jax.model import quantize
 
 
 def sequence_log_probs(params, src_BxS, tgt_in_BxT, tgt_out_BxT, weights_BxT, *, model):
@@ -27,8 +28,10 @@ def sequence_log_probs(params, src_BxS, tgt_in_BxT, tgt_out_BxT, weights_BxT, *,
 class Scorer:
     """Scores (source, target) pairs with a model's params, in length-sorted padded batches."""
 
-    def __init__(self, model, params, tokenizer, batch_size: int = 64):
-        self.model, self.params, self.tokenizer, self.batch_size = model, params, tokenizer, batch_size
+    def __init__(self, model, params, tokenizer, batch_size: int = 64, quantize_mode: str = "none"):
+        """`quantize_mode`: score with int8 params (model/quantize.py MODES)."""
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.params = quantize.quantize_params(model, params, quantize_mode)
         self._fn = jax.jit(functools.partial(sequence_log_probs, model=model))
 
     def _rows(self, src: str, tgt: str, src_lang: str | None, tgt_lang: str, line: int, warn):

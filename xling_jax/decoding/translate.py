@@ -13,6 +13,7 @@ import numpy as np
 from xling_jax.decoding.beam import beam_search
 from xling_jax.decoding.sampling import greedy, sample
 from xling_jax.errors import UserError
+from xling_jax.model import quantize
 
 MAX_SOURCE_LEN = 512  # longer inputs are cut (and reported), not crashed on
 METHODS = ("beam", "greedy", "sample")
@@ -32,6 +33,8 @@ def check_decode_config(dc) -> None:
         raise UserError(f"decode.nbest={dc.nbest} needs beam search with beam_size >= {dc.nbest}")
     if dc.method == "sample" and not (dc.temperature > 0 and 0 < dc.top_p <= 1 and dc.top_k >= 0):
         raise UserError("sampling needs temperature > 0, 0 < top_p <= 1 and top_k >= 0")
+    if dc.get("quantize", "none") not in quantize.MODES:
+        raise UserError(f"decode.quantize {dc.quantize!r}: choose one of {', '.join(quantize.MODES)}")
 
 
 class Translator:
@@ -39,7 +42,8 @@ class Translator:
 
     def __init__(self, model, params, tokenizer, decode_config):
         check_decode_config(decode_config)
-        self.model, self.params, self.tokenizer, self.dc = model, params, tokenizer, decode_config
+        self.model, self.tokenizer, self.dc = model, tokenizer, decode_config
+        self.params = params
         dc = decode_config
         if dc.method == "beam":
             fn = functools.partial(beam_search, model=model, beam_size=dc.beam_size, alpha=dc.alpha,
@@ -51,6 +55,15 @@ class Translator:
                                    top_k=dc.top_k, top_p=dc.top_p)
         self._search = jax.jit(fn, static_argnames="max_len")
         self._rng = jax.random.key(dc.seed)
+
+    @property
+    def params(self):
+        return self._params
+
+    @params.setter
+    def params(self, params):
+        """The params decoded with: int8 where decode.quantize says so (model/quantize.py)."""
+        self._params = quantize.quantize_params(self.model, params, self.dc.get("quantize", "none"))
 
     def _max_target_len(self, source_len: int) -> int:
         return max(1, int(self.dc.max_len_a * source_len + self.dc.max_len_b))

@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 from flax.core import meta
 
+from xling_jax.model import quantize
 from xling_jax.model.matmul import flat_dot_general, low_precision_product, low_precision_rows
 
 
@@ -53,6 +54,13 @@ class DenseGeneral(nn.Module):
         kernel = self.param("kernel", _flat_init(self.kernel_init, flat), in_shape + features, self.param_dtype)
         bias = (self.param("bias", _flat_init(self.bias_init, flat[1:]), features, self.param_dtype)
                 if self.use_bias else None)
+        if isinstance(kernel, quantize.Int8):  # decoding with int8 weights (model/quantize.py)
+            lead = x.shape[:x.ndim - len(axis)]
+            flat_w = kernel.replace(values=kernel.values.reshape(flat), scale=kernel.scale.reshape(-1))
+            out_NxF = quantize.product(x.reshape(-1, flat[0]), flat_w, 0)
+            if bias is not None:
+                out_NxF += bias.reshape(-1).astype(jnp.float32)
+            return out_NxF.astype(self.dtype or x.dtype).reshape(lead + features)
         dtype = self.dtype or jnp.result_type(x, kernel)
         if low_precision_rows(dtype):
             lead = x.shape[:x.ndim - len(axis)]
@@ -63,6 +71,33 @@ class DenseGeneral(nn.Module):
         out = flat_dot_general(x.astype(dtype), kernel.astype(dtype),
                                ((tuple(axis), tuple(range(len(axis)))), ((), ())))
         return out if bias is None else out + bias.astype(dtype)
+
+
+    def quantized_axes(self) -> dict:
+        """The kernel's contracted axes (its leading input axes), for model/quantize.py."""
+        return {"kernel": tuple(range(1 if isinstance(self.axis, int) else len(self.axis)))}
+
+
+class Embed(nn.Embed):
+    """flax's Embed (same param, init and lookup) that also takes an int8 table (model/quantize.py):
+    a scale per vocabulary row, for the lookup and for the tied logits (`attend`)."""
+
+    def __call__(self, inputs):
+        if not isinstance(self.embedding, quantize.Int8):
+            return super().__call__(inputs)
+        table = self.embedding
+        rows = jnp.take(table.values, inputs, axis=0).astype(jnp.float32) * jnp.take(table.scale, inputs, axis=0)
+        return rows.astype(self.dtype or jnp.float32)
+
+    def attend(self, query):
+        if not isinstance(self.embedding, quantize.Int8):
+            return super().attend(query)
+        lead = query.shape[:-1]
+        out_NxV = quantize.product(query.reshape(-1, query.shape[-1]), self.embedding, 1)
+        return out_NxV.reshape(lead + out_NxV.shape[-1:])
+
+    def quantized_axes(self) -> dict:
+        return {"embedding": (1,)}  # a scale per vocabulary row
 
 
 class Dense(DenseGeneral):

@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from xling_jax.model import quantize
 from xling_jax.model.config_base import SeqToSeqConfig
-from xling_jax.model.dense import Dense, DenseGeneral
+from xling_jax.model.dense import Dense, DenseGeneral, Embed
 from xling_jax.model.matmul import NEG_INF, low_precision_attention, low_precision_product, low_precision_rows
 
 # Logical axis names of params and activations; config.mesh.rules maps them to mesh axes (see
@@ -519,7 +520,7 @@ class Transformer(nn.Module):
     def setup(self):
         c = self.cfg
         std = c.emb_dim ** -0.5 if c.scale_embeddings else 1.0
-        make_embed = lambda name, size: nn.Embed(
+        make_embed = lambda name, size: Embed(
             size, c.emb_dim, name=name, embedding_init=partitioned(nn.initializers.normal(std), ("vocab", "embed")))
         self.source_embed = make_embed("embedding", c.vocab_size)
         self.target_embed = (self.source_embed if c.share_embeddings
@@ -567,7 +568,8 @@ class Transformer(nn.Module):
 
     def _tied_logits(self, embed, x_BxLxD):
         b, l, d = x_BxLxD.shape  # as rows, for the reason of model/matmul.py
-        if low_precision_rows(x_BxLxD.dtype):  # 16-bit operands, float32 accumulation and logits
+        if low_precision_rows(x_BxLxD.dtype) and not isinstance(embed.embedding, quantize.Int8):
+            # 16-bit operands, float32 accumulation and logits
             logits_NxV = low_precision_product(x_BxLxD.reshape(b * l, d), embed.embedding, True)
         else:
             logits_NxV = embed.attend(x_BxLxD.astype(jnp.float32).reshape(b * l, d))
