@@ -119,6 +119,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.grad_clip = 1.0
     c.train.label_smoothing = 0.1
     c.train.freeze = ()  # regexes on param paths (e.g. "encoder") that get no updates
+    # Gradual magnitude pruning (training/pruning.py): the smallest weights of each matched param zeroed,
+    # up to `sparsity` at `end_step` on a cubic schedule from `start_step`, masks recomputed `every` steps.
+    c.train.prune = ml_collections.ConfigDict()
+    c.train.prune.sparsity = 0.0  # 0: no pruning
+    c.train.prune.start_step = 0
+    c.train.prune.end_step = 0
+    c.train.prune.every = 100
+    c.train.prune.params = (r".*/kernel", r"(target_)?embedding/embedding")  # regexes on whole param paths
     # A step with a non-finite loss or gradient is skipped (params unchanged, counted as `nonfinite` in
     # metrics); after this many in a row training stops with an error naming the last good checkpoint (0: never).
     c.train.max_nonfinite = 10

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import optax
 
 from xling_jax.errors import UserError
+from xling_jax.training import pruning
 
 SCHEDULES = ("inverse_sqrt", "cosine")
 
@@ -35,20 +36,19 @@ def make_optimizer(tc) -> optax.GradientTransformation:
         # No decay on biases and layer-norm scales.
         optax.add_decayed_weights(tc.weight_decay, mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params)),
     )
-    if not tc.freeze:
+    if tc.freeze:
+        # Frozen params (train.freeze: regexes on param paths) get no update at all, not even weight decay.
+        def labels(params):
+            return jax.tree_util.tree_map_with_path(
+                lambda path, _: "frozen" if any(re.match(p, pruning.path_string(path)) for p in tc.freeze) else "train",
+                params)
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+    pr = tc.get("prune")
+    if pr is None or not pr.sparsity:
         return tx
-    # Frozen params (train.freeze: regexes on param paths) get no update at all, not even weight decay.
-
-    def labels(params):
-        return jax.tree_util.tree_map_with_path(
-            lambda path, _: "frozen" if any(re.match(p, _path_string(path)) for p in tc.freeze) else "train", params)
-    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+    return optax.chain(tx, pruning.prune(pr.sparsity, pr.start_step, pr.end_step, pr.every, tuple(pr.params)))
 
 
 def apply_learning_rate(updates, learning_rate):
     """`make_optimizer`'s updates scaled by -learning_rate, as optax.scale_by_learning_rate does."""
     return jax.tree.map(lambda u: -learning_rate * u, updates)
-
-
-def _path_string(path) -> str:
-    return "/".join(str(getattr(k, "key", k)) for k in path)

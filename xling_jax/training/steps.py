@@ -8,7 +8,7 @@ import optax
 
 from xling_jax.objectives import online_bt
 from xling_jax.objectives.tasks import ENCODER
-from xling_jax.training import optimizer
+from xling_jax.training import optimizer, pruning
 from xling_jax.training.loss import cross_entropy, token_nll
 
 
@@ -174,7 +174,8 @@ def guarded_update(state: TrainState, grads, loss, tx, learning_rate):
 
     def update(params, opt_state):
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, optimizer.apply_learning_rate(updates, learning_rate)), opt_state
+        params = optax.apply_updates(params, optimizer.apply_learning_rate(updates, learning_rate))
+        return pruning.masked(params, opt_state), opt_state  # pruned weights stay exactly zero
 
     params, opt_state = jax.lax.cond(finite, update, lambda *old: old, state.params, state.opt_state)
     return (TrainState(step=state.step + 1, params=params, opt_state=opt_state), grad_norm,

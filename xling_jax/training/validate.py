@@ -1,4 +1,6 @@
 """Config checks that run before anything is built or compiled: one clear error each."""
+import re
+
 from xling_jax.configs.loading import check_schema
 from xling_jax.data import mixture
 from xling_jax.errors import UserError
@@ -44,6 +46,7 @@ def validate(config) -> None:
                         f"tokenizer.sentinels={config.tokenizer.sentinels}")
     if t.schedule not in SCHEDULES:
         raise UserError(f"unknown train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    _check_prune(t)
     if t.max_nonfinite < 0 or t.spike_factor < 0:
         raise UserError("train.max_nonfinite and train.spike_factor must be >= 0 (0: off)")
     nan_steps_array(config.debug.nan_steps)
@@ -64,6 +67,22 @@ def validate(config) -> None:
         raise UserError("data.bucket_step and data.bucket_window must be positive")
     # Dataset names only: language codes are checked once the datasets are built.
     mixture.dataset_refs(d)
+
+
+def _check_prune(t) -> None:
+    pr = t.prune
+    if not 0.0 <= pr.sparsity < 1.0:
+        raise UserError(f"train.prune.sparsity must be in [0, 1) (the share of weights zeroed), got {pr.sparsity}")
+    if not pr.sparsity:
+        return
+    if not 0 <= pr.start_step < pr.end_step or pr.every < 1:
+        raise UserError(f"train.prune needs 0 <= start_step < end_step and every >= 1; got start_step="
+                        f"{pr.start_step}, end_step={pr.end_step}, every={pr.every}")
+    for pattern in pr.params:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise UserError(f"train.prune.params: bad regex {pattern!r}: {e}") from None
 
 
 def _check_transformer(config) -> None:
