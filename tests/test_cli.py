@@ -156,19 +156,24 @@ def test_attention_draws_heat_maps_of_the_translation(trained, capsys):
 
 
 def test_verbosity_picks_the_diagnostics_shown(trained, capsys):
-    """Info lines on stdout at the default level, none at `warning`; warnings keep their `xling: warning:`
-    prefix on stderr at any level; an unknown level is one error line."""
+    """Info lines on stdout at the default level, none at `warning` (for that command only); warnings keep
+    their `xling: warning:` prefix on stderr at any level; an unknown level is one error line."""
     from xling_jax import log
     logger = log.get_logger("xling_jax.test")
     again = ["--config", TINY_CONFIG, "--workdir", trained, "--config.train.steps=4", "--config.model.num_layers=1"]
     assert main(["train", *again]) == 0
     assert "already trained to step 4" in capsys.readouterr().out
     assert main(["train", *again[:2], "--verbosity", "warning", *again[2:]]) == 0
-    logger.info("not shown")
+    out, err = capsys.readouterr()
+    assert "already trained" not in out and err == ""
+    # The level held for that command only: Python code after it logs as before.
+    logger.info("shown again")
     logger.warning("shown")
     out, err = capsys.readouterr()
-    assert "already trained" not in out and "not shown" not in out
-    assert err == "xling: warning: shown\n"
+    assert out == "shown again\n" and err == "xling: warning: shown\n"
+    log.set_verbosity("warning")
+    logger.info("not shown")
+    assert capsys.readouterr().out == ""
     assert main(["--verbosity=loud", "train", "--workdir", trained]) == 2
     assert capsys.readouterr().err == "xling: error: --verbosity 'loud': choose one of debug, info, warning, error\n"
     log.set_verbosity(log.DEFAULT_LEVEL)

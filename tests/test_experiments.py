@@ -68,3 +68,13 @@ def test_low_resource_t5_configs_share_the_model():
     strip = lambda m: {k: v for k, v in m.to_dict().items() if k not in dropout}
     assert strip(fine.model) == strip(pre.model) and fine.model.dropout_rate == 0.3
     assert fine.data.train_pairs == 2000 and fine.data.directions == ("en-es",) and fine.init_from.workdir == ""
+
+
+def test_prune_experiment_fine_tunes_the_main_job_to_its_sparsity():
+    """experiments/prune_bible_en_es.py: a valid config that starts from the main job and prunes over the
+    first two thirds of its steps (the mechanics are tests/test_pruning.py's)."""
+    from xling_jax.training.validate import validate
+    c = load_config_file(os.path.join(ROOT, "experiments", "prune_bible_en_es.py"))
+    validate(c)
+    assert c.init_from.workdir == "runs/bible_en_es" and c.train.prune.sparsity > 0
+    assert c.train.prune.start_step < c.train.prune.end_step < c.train.steps

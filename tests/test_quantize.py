@@ -8,6 +8,7 @@ import pytest
 import sacrebleu
 from conftest import TINY_CONFIG
 
+from xling_jax import log
 from xling_jax.cli.main import main as cli
 from xling_jax.configs.loading import load_config_file
 from xling_jax.decoding.score import Scorer
@@ -126,6 +127,9 @@ def test_trained_model_decodes_and_scores_in_int8(tiny_workdir, tmp_path, capsys
                     "--input", str(inp)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "int4" in err[0] and "int8-weights" in err[0]
+    # Those commands wrote their diagnostics to stderr (stdout is their data); Python code after them logs as before.
+    log.get_logger("xling_jax.test").info("after the commands")
+    assert capsys.readouterr().out == "after the commands\n"
 
 
 def _en_es(run):

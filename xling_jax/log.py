@@ -57,6 +57,16 @@ def info_to(stream: str) -> None:
     _info["stream"] = stream
 
 
+def settings() -> tuple:
+    """What `set_verbosity` and `info_to` set, for `restore` (a CLI call from Python leaves them as they were)."""
+    return _root().level, _info["stream"]
+
+
+def restore(saved: tuple) -> None:
+    _root().setLevel(saved[0])
+    _info["stream"] = saved[1]
+
+
 def set_verbosity(level: str) -> None:
     """Show messages from `level` ("debug", "info", "warning" or "error") up."""
     _root().setLevel(LEVELS[level])

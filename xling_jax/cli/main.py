@@ -502,10 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from xling_jax.training import preemption
     preemption.command = ["xling", *argv]  # what a preempted `xling train` tells the user to rerun
+    saved = log.settings()  # --verbosity and the info stream hold for this command only
     try:
         return _run(argv)
     finally:
         preemption.command = None
+        log.restore(saved)
 
 
 def _split_verbosity(argv: list[str]) -> tuple[list[str], str]:
