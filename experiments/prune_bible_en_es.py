@@ -6,8 +6,17 @@ Run:      xling train --workdir runs/bible_en_es                       # the REA
                 --config.train.prune.sparsity=$s
             xling eval --workdir runs/prune_$s --split test --compare runs/bible_en_es
           done
-Hardware: 2 CPU cores.
-Expected: see the docstring's table below (filled in when measured).
+          xling train --config experiments/prune_bible_en_es.py --workdir runs/prune_0.0 \\
+              --config.train.prune.sparsity=0.0                      # the control: same steps, no pruning
+Hardware: 2 CPU cores (AMD EPYC, 2026-12-06): ~4 min a fine-tuning run, ~1 min an eval.
+Expected: test books, beam 4, BLEU / chrF++ en->es and es->en, p from paired bootstrap vs the control:
+            sparsity     params stored sparsely   en->es         es->en         BLEU vs control (p)
+            main job     7.6 MB dense             13.43 / 32.87  15.37 / 36.10  -1.24, -1.61 (0.001)
+            0 (control)  7.6 MB dense             14.67 / 34.71  16.97 / 37.94
+            50%          4.1 MB                   13.82 / 33.49  16.23 / 37.06  -0.85 (0.001), -0.74 (0.002)
+            80%          1.8 MB                   10.12 / 28.50  11.50 / 31.98  -4.55, -5.48 (0.001)
+            90%          1.0 MB                    5.97 / 21.75   7.30 / 25.63  -8.70, -9.67 (0.001)
+          "Stored sparsely": a bitmask plus the float32 nonzeros of the pruned params.
 
 Every dense kernel and the shared embedding lose the scheduled share of their smallest weights
 (layer by layer) over the first two thirds of the steps; the last third fine-tunes with the masks
