@@ -100,13 +100,13 @@ def test_bt_pairs_are_tagged_and_their_share_is_bt_ratio(backtranslated, tiny_to
 
 
 def test_sampling_rates_split_by_bt_ratio():
-    sizes, synthetic = [300, 100, 50, 950], [False, False, True, True]
-    rates = mixture.sampling_rates(sizes, synthetic, 1.0, 0.4)
+    sizes, kinds = [300, 100, 50, 950], ["real", "real", "backtranslated", "backtranslated"]
+    rates = mixture.sampling_rates(sizes, kinds, 1.0, {"backtranslated": 0.4})
     np.testing.assert_allclose(rates, [0.6 * 0.75, 0.6 * 0.25, 0.4 * 0.05, 0.4 * 0.95])
-    np.testing.assert_allclose(mixture.sampling_rates(sizes, synthetic, 1.0, 0.0),
+    np.testing.assert_allclose(mixture.sampling_rates(sizes, kinds, 1.0, {"backtranslated": 0.0}),
                                mixture.temperature_weights(sizes, 1.0))
     with pytest.raises(UserError, match="no back-translated training pairs"):
-        mixture.sampling_rates([10, 20], [False, False], 1.0, 0.3)
+        mixture.sampling_rates([10, 20], ["real", "real"], 1.0, {"backtranslated": 0.3})
 
 
 def test_user_errors(backtranslated, tmp_path, capsys):

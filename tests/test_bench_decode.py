@@ -49,16 +49,17 @@ def test_engines_agree_and_report_tokens_per_second(tiny_workdir, capsys):
     assert out["engines"]["transformers"]["same_output_as_xling"] == 1.0
 
 
-def test_int8_rows_beside_the_float_one(tiny_workdir, capsys):
+def test_int8_and_bfloat16_rows_beside_the_float_one(tiny_workdir, capsys):
     out = bench(capsys, "--shape", "tiny", "--engines", "xling,ctranslate2", "--quantize", "int8,int8-weights",
-                "--tokenizer_from", tiny_workdir, *SMALL)
-    names = {"xling_jax", "xling_jax_int8", "xling_jax_int8-weights", "ctranslate2_fp32", "ctranslate2_int8"}
+                "--bf16", "--tokenizer_from", tiny_workdir, *SMALL)
+    names = {"xling_jax", "xling_jax_int8", "xling_jax_int8-weights", "xling_jax_bfloat16", "ctranslate2_fp32",
+             "ctranslate2_int8"}
     assert set(out["engines"]) == names
-    assert_timed(out, names - {"xling_jax_int8", "xling_jax_int8-weights"})
-    for mode in ("int8", "int8-weights"):
+    assert_timed(out, names - {"xling_jax_int8", "xling_jax_int8-weights", "xling_jax_bfloat16"})
+    for mode, share in (("int8", 0.35), ("int8-weights", 0.35), ("bfloat16", 0.5)):
         row = out["engines"][f"xling_jax_{mode}"]
         assert row["target_tokens"] == 12 * 8 and 0 <= row["same_output_as_xling"] <= 1
-        assert row["params_bytes"] < 0.35 * out["engines"]["xling_jax"]["params_bytes"]
+        assert row["params_bytes"] <= share * out["engines"]["xling_jax"]["params_bytes"]
         assert set(out[f"xling_jax_{mode}_over"]) == {"ctranslate2_fp32", "ctranslate2_int8"}
     assert main(["bench", "decode", "--quantize", "int4", *SMALL]) == 2
     assert "int4" in capsys.readouterr().err

@@ -29,6 +29,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from xling_jax.bench.shapes import MARIAN_MODEL, SHAPES, model_overrides
@@ -146,6 +147,14 @@ def _result(timing: dict, outputs: list, **extra) -> dict:
 
 def _reason(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())[:300]
+
+
+def bfloat16_model(run):
+    """(model, params) of `run` with params and compute in bfloat16 (model.dtype, model.param_dtype)."""
+    mc = ml_collections.ConfigDict(run.config.model.to_dict())
+    mc.dtype = mc.param_dtype = "bfloat16"
+    model = build_model(mc, run.tokenizer.vocab_size, run.tokenizer.target_vocab_size)
+    return model, jax.tree.map(lambda x: x.astype(jnp.bfloat16), run.params)
 
 
 def run_xling(model, params, batches, conv: dict, beam: int, length: int, batch_size: int):
@@ -320,10 +329,11 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
                  length: int | None = None, threads: int | None = None,
                  engines=("xling", "transformers", "ctranslate2"), seed: int = 0, tokenizer_from: str | None = None,
                  workdir: str | None = None, src: str = "en", tgt: str = "es", step: int | None = None,
-                 quantize: tuple[str, ...] = ()) -> dict:
+                 quantize: tuple[str, ...] = (), bf16: bool = False) -> dict:
     """Times beam search on `workdir`'s model, or on a random model of the reference `shape` (default
     cpu-ref; `tokenizer_from`: a workdir whose vocabulary to reuse instead of training one); each mode of
-    `quantize` (model/quantize.py) adds a row `xling_jax_MODE` of the same model with int8 params."""
+    `quantize` (model/quantize.py) adds a row `xling_jax_MODE` of the same model with int8 params, and
+    `bf16` a row `xling_jax_bfloat16`: its params and compute in bfloat16."""
 
     if workdir and (shape or tokenizer_from):
         raise UserError("--shape and --tokenizer_from build a random reference model; with --workdir the "
@@ -382,6 +392,12 @@ def bench_decode(shape: str | None = None, sentences: int = 256, batch_size: int
             xlings[f"xling_jax_{mode}"] = engines_out[f"xling_jax_{mode}"] = dict(
                 row, params_bytes=quantize_lib.nbytes(params), same_output_as_xling=_agreement(tokens, xling_tokens))
             params = None
+        if bf16:
+            model16, params16 = bfloat16_model(run)
+            row, tokens = run_xling(model16, params16, batches, conv, beam, length, batch_size)
+            xlings["xling_jax_bfloat16"] = engines_out["xling_jax_bfloat16"] = dict(
+                row, params_bytes=quantize_lib.nbytes(params16), same_output_as_xling=_agreement(tokens, xling_tokens))
+            params16 = None
         wanted = [e for e in ("transformers", "ctranslate2") if e in engines]
         hf_dir = os.path.join(tmp, "hf")
         if wanted:

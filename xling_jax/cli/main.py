@@ -104,6 +104,25 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--step", default=None, help="checkpoint step, or `best` (default: latest)")
     _add_decode_flags(bt)
 
+    ds = sub.add_parser("distill", help="sequence-level knowledge distillation: a teacher's translations of a "
+                                        "dataset's sources as a distilled dataset parallel_text/NAME",
+                        description="Translates the --split sources of --dataset, in each direction the teacher "
+                                    "trains on it (or --directions), and builds the pairs (source, teacher's "
+                                    "translation) as parallel_text/NAME, marked distilled. A student trains on it "
+                                    "with data.mixture entries parallel_text/NAME:SRC-TGT, alone or beside the "
+                                    "real pairs (share: data.distill_ratio), and is scored on --dataset's "
+                                    "references.")
+    ds.add_argument("--teacher", required=True, help="workdir of the trained run that translates")
+    ds.add_argument("--dataset", required=True, help="the dataset whose sources are translated, e.g. bible")
+    ds.add_argument("--split", default="train", help="whose sources (default: train); they become the train split")
+    ds.add_argument("--out", required=True, help="dataset name: it becomes parallel_text/NAME (its files: "
+                                                 "DATA_DIR/distilled/NAME/)")
+    ds.add_argument("--directions", default="", help="comma-separated SRC-TGT (default: the teacher's on --dataset)")
+    ds.add_argument("--data_dir", default="", help="where the datasets are (default: $XLING_DATA_DIR or "
+                                                   "~/.cache/xling_jax/datasets)")
+    ds.add_argument("--step", default=None, help="the teacher's checkpoint step, or `best` (default: latest)")
+    _add_decode_flags(ds)
+
     ev = sub.add_parser("eval", help="sacreBLEU and chrF++ per direction on a dataset split")
     ev.add_argument("--workdir", required=True)
     ev.add_argument("--split", default="test")
@@ -208,6 +227,8 @@ def _parser() -> argparse.ArgumentParser:
     bdec.add_argument("--quantize", default="", metavar="MODE[,MODE]",
                       help="also time xling with int8 params: int8 (weights and activations), int8-weights "
                            "(weight-only); each mode is a row beside xling's float one")
+    bdec.add_argument("--bf16", action="store_true", help="also time xling with bfloat16 params and compute "
+                                                          "(a row xling_jax_bfloat16)")
     bdec.add_argument("--tokenizer_from", default=None, metavar="WORKDIR",
                       help="without --workdir: reuse WORKDIR's tokenizer.model instead of training one on the Bible")
     btr = bench.add_parser("train", help="train-step time, tokens/s, FLOPs and MFU of a reference shape "
@@ -281,7 +302,8 @@ def cmd_bench(args, overrides) -> None:
                                       args.threads, tuple(args.engines.split(",")),
                                       tokenizer_from=args.tokenizer_from, workdir=args.workdir, src=args.src,
                                       tgt=args.tgt, step=args.step,
-                                      quantize=tuple(args.quantize.split(",")) if args.quantize else ()), indent=2))
+                                      quantize=tuple(args.quantize.split(",")) if args.quantize else (),
+                                      bf16=args.bf16), indent=2))
         return
     if args.bench_command == "train":
         from xling_jax.bench.train import apply_shape, bench_train
@@ -420,6 +442,21 @@ def cmd_backtranslate(args) -> None:
           f"{record['mixture_entry']!r} (data.bt_ratio sets its share)", file=sys.stderr)
 
 
+def cmd_distill(args) -> None:
+    from xling_jax.decoding import distillation
+    from xling_jax.training.load import load_run
+    run = load_run(args.teacher, _step(args.step))
+    _apply_decode_flags(args, run.config.decode)
+    data_dir, sources = distillation.read_sources(run, args.dataset, args.split, cli_data.csv(args.directions),
+                                                  args.data_dir or None)
+    record = _with_progress(sum(map(len, sources.values())), lambda p: distillation.distill(
+        run, args.out, sources, data_dir, args.split, p, _warn))
+    print(json.dumps(record, indent=2))
+    print(f"Built {record['dataset']} ({sum(record['pairs'].values()):,} pairs); train a student on it with "
+          f"data.mixture entries {', '.join(record['mixture_entries'])} (data.distill_ratio sets their share "
+          "beside real pairs)", file=sys.stderr)
+
+
 def cmd_eval(args) -> None:
     from xling_jax.evaluation.bleu import evaluate
     from xling_jax.training.load import load_run
@@ -553,6 +590,8 @@ def _run(argv: list[str]) -> int:
             cmd_translate(args)
         elif args.command == "backtranslate":
             cmd_backtranslate(args)
+        elif args.command == "distill":
+            cmd_distill(args)
         elif args.command == "eval":
             cmd_eval(args)
         elif args.command == "attention":

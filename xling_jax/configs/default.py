@@ -32,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     # data.temperature), and whether their sources carry <BT> after the target tag (tagged back-translation).
     c.data.bt_ratio = 0.0
     c.data.bt_tag = True
+    # Distilled datasets (`xling distill`: a teacher's translations as targets) in the mixture: their share of
+    # the translation pairs (0 < d < 1, bt_ratio + d < 1; 0: sampled by size like the rest).
+    c.data.distill_ratio = 0.0
     # Text before every translation source, e.g. T5's "translate {src} to {tgt}: " ({src}/{tgt}: English
     # language names, {src_code}/{tgt_code}: the codes); "": none. `xling import hf` sets T5's.
     c.data.task_prefix = ""

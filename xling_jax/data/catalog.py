@@ -214,6 +214,10 @@ class Dataset:
         self.languages = _languages(ref, info)
         # The language whose text is machine-translated (a back-translated parallel_text dataset), if any.
         self.synthetic = (info.metadata or {}).get("synthetic")
+        # A distilled dataset (`xling distill`): {'SRC-TGT': [start, end)} of the train records whose TGT
+        # side is a teacher's translation, and the dataset their sources (and the references) come from.
+        self.distilled = {d: tuple(r) for d, r in ((info.metadata or {}).get("distilled") or {}).items()}
+        self.distilled_from = (info.metadata or {}).get("distilled_from") or ""
         self.splits = {name: s.num_examples for name, s in info.splits.items()}
         # Two-language Translation datasets (the TFDS catalog) have both sides in every record.
         self._complete = isinstance(info.features, tfds.features.Translation) and len(self.languages) == 2
@@ -228,9 +232,15 @@ class Dataset:
         return TextSource(self._builder.as_data_source(split=self.split_name(split)))
 
     def pair_index(self, split: str, src: str, tgt: str) -> np.ndarray:
-        """Record indices where both languages have text and the two sides differ."""
+        """Record indices where both languages have text and the two sides differ; of a distilled
+        dataset's train split, those of the records distilled in this direction (or, for the reverse, in
+        the reverse one; empty where neither was)."""
         index = self._pair_indices(split)  # keyed in the dataset's language order, which need not be sorted
-        return index[(src, tgt)] if (src, tgt) in index else index[(tgt, src)]
+        idx = index[(src, tgt)] if (src, tgt) in index else index[(tgt, src)]
+        if self.distilled and self.split_name(split) == "train":
+            start, end = self.distilled.get(f"{src}-{tgt}") or self.distilled.get(f"{tgt}-{src}") or (0, 0)
+            idx = idx[(idx >= start) & (idx < end)]
+        return idx
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - datasets live as long as the process anyway
     def _pair_indices(self, split: str) -> dict[tuple[str, str], np.ndarray]:

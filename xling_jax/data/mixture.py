@@ -9,7 +9,14 @@ Directions are sampled with temperature T: p_i ∝ n_i^(1/T) over their training
 Back-translated data (a dataset whose metadata names a `synthetic` language, as `xling
 backtranslate` builds it) trains only from its synthetic side to its real side: both_directions
 does not reverse it, since the model must not learn to write machine translations. With
-`data.bt_ratio` r > 0 its directions get r of the samples in all, the real ones 1 - r.
+`data.bt_ratio` r > 0 its directions get r of the samples in all.
+
+Distilled data (a dataset whose metadata names `distilled` directions, as `xling distill` builds it:
+human sources, a teacher's translations as targets) trains only in the directions it was distilled
+in, is never fed to the tokenizer nor to the denoising tasks as text of its target language, and is
+scored on the references of the dataset it was distilled from. With `data.distill_ratio` d > 0 its
+directions get d of the samples in all. The directions without a ratio of their own (the real ones,
+and the synthetic kinds whose ratio is 0) share what is left, by temperature.
 """
 import dataclasses
 
@@ -25,6 +32,16 @@ class Direction:
     src: str
     tgt: str
     backtranslated: bool = False  # the source is a machine translation of the (real) target
+    distilled_from: str = ""  # the target is a teacher's translation of a source from this dataset
+
+    @property
+    def distilled(self) -> bool:
+        return bool(self.distilled_from)
+
+    @property
+    def kind(self) -> str:
+        """Which share of the samples it is in: "backtranslated", "distilled" or "real" (sampling_rates)."""
+        return "backtranslated" if self.backtranslated else "distilled" if self.distilled else "real"
 
     @property
     def pair(self) -> str:
@@ -35,7 +52,7 @@ class Direction:
         return f"{self.dataset}:{self.pair}" if qualified else self.pair
 
 
-def _entries(data_config) -> list[tuple[str, str, bool]]:
+def entries(data_config) -> list[tuple[str, str, bool]]:
     """(dataset, 'SRC-TGT', written) entries of the config, reverse directions added where asked
     (`written` is False for a reverse that only both_directions asks for)."""
     if not data_config.mixture:
@@ -55,7 +72,7 @@ def _entries(data_config) -> list[tuple[str, str, bool]]:
 def dataset_refs(data_config) -> list[str]:
     """The datasets a config reads, in first-mention order (no dataset needs to be built)."""
     refs = []
-    for ref, _, _ in _entries(data_config):
+    for ref, _, _ in entries(data_config):
         catalog.split_ref(ref)
         if ref not in refs:
             refs.append(ref)
@@ -64,7 +81,7 @@ def dataset_refs(data_config) -> list[str]:
 
 def named_languages(data_config) -> list[str]:
     """Language codes the config names (no dataset needs to be built)."""
-    return sorted({l for _, d, _ in _entries(data_config) for l in d.split("-") if l})
+    return sorted({l for _, d, _ in entries(data_config) for l in d.split("-") if l})
 
 
 def check_known(data_config, flags, tokenizer=None) -> None:
@@ -86,9 +103,18 @@ def check_known(data_config, flags, tokenizer=None) -> None:
 def directions(data_config, data_dir: str | None = None) -> list[Direction]:
     """All training directions, with language codes checked against the built datasets."""
     out = []
-    for ref, d, written in _entries(data_config):
+    for ref, d, written in entries(data_config):
         (src, tgt), = catalog.parse_directions(ref, [d], data_dir)
-        synthetic = catalog.open_dataset(ref, data_dir).synthetic
+        dataset = catalog.open_dataset(ref, data_dir)
+        if dataset.distilled:
+            if d in dataset.distilled:
+                out.append(Direction(ref, src, tgt, distilled_from=dataset.distilled_from))
+            elif written:
+                raise UserError(f"data.mixture entry {ref}:{d}: {ref} is distilled in "
+                                f"{', '.join(dataset.distilled)} only (its targets are a teacher's translations, "
+                                "not sources to learn from)")
+            continue  # both_directions does not reverse distilled data
+        synthetic = dataset.synthetic
         if synthetic == tgt:
             if written:
                 raise UserError(f"data.mixture entry {ref}:{d} would teach the model to write machine "
@@ -99,8 +125,16 @@ def directions(data_config, data_dir: str | None = None) -> list[Direction]:
 
 
 def evaluated(dirs: list[Direction]) -> list[Direction]:
-    """The directions scored on dev/test: a back-translated one has no human source to score on."""
-    return [d for d in dirs if not d.backtranslated]
+    """The directions scored on dev/test: a back-translated one has no human source to score on; a
+    distilled one is scored on the references of the dataset it was distilled from (once, however
+    many entries name that direction)."""
+    out = [Direction(d.distilled_from, d.src, d.tgt) if d.distilled else d for d in dirs if not d.backtranslated]
+    return list(dict.fromkeys(out))
+
+
+def human_text(d: Direction, lang: str) -> bool:
+    """Whether the `lang` side of `d`'s pairs is human text (not a back-translated source nor a distilled target)."""
+    return (d.src == lang and not d.backtranslated) or (d.tgt == lang and not d.distilled)
 
 
 def is_qualified(dirs: list[Direction]) -> bool:
@@ -120,20 +154,33 @@ def temperature_weights(sizes, temperature: float) -> np.ndarray:
     return w / w.sum()
 
 
-def sampling_rates(sizes, backtranslated, temperature: float, bt_ratio: float = 0.0) -> np.ndarray:
-    """Each direction's sampling rate: by temperature over all directions or, with bt_ratio r > 0,
-    r over the back-translated directions and 1 - r over the real ones (each group by temperature),
-    so that the share of synthetic pairs does not depend on how many were made (0 <= r < 1: validate.py
-    checks data.bt_ratio)."""
-    if not bt_ratio:
+_SHARE_KEYS = {"backtranslated": ("data.bt_ratio", "back-translated", "`xling backtranslate`"),
+               "distilled": ("data.distill_ratio", "distilled", "`xling distill`")}
+
+
+def sampling_rates(sizes, kinds, temperature: float, shares: dict[str, float] | None = None) -> np.ndarray:
+    """Each direction's sampling rate. `kinds`: each direction's Direction.kind; `shares`: {kind: r}
+    (data.bt_ratio, data.distill_ratio). A kind with r > 0 gets r of the samples in all, so that the
+    share of synthetic pairs does not depend on how many were made; the other directions share the
+    rest; within each group by temperature (sum of shares < 1: validate.py checks it)."""
+    shares = {k: r for k, r in (shares or {}).items() if r}
+    if not shares:
         return temperature_weights(sizes, temperature)
-    sizes, synthetic = np.asarray(sizes), np.asarray(backtranslated, bool)
+    sizes, kinds = np.asarray(sizes), np.asarray(kinds)
+    rest = ~np.isin(kinds, list(shares))
     rates = np.zeros(len(sizes))
-    for group, share, what in ((synthetic, bt_ratio, "back-translated"), (~synthetic, 1 - bt_ratio, "real")):
+    groups = [(kinds == k, r, *_SHARE_KEYS[k]) for k, r in shares.items()]
+    given = ", ".join(f"{key}={r}" for _, r, key, _, _ in groups)
+    for group, share, _, what, source in groups:
         if not sizes[group].sum():
-            raise UserError(f"data.bt_ratio={bt_ratio} but the mixture has no {what} training pairs; "
-                            "back-translated data comes from `xling backtranslate` (see README)")
+            raise UserError(f"{given} but the mixture has no {what} training pairs; {what} data comes from "
+                            f"{source} (see README)")
         rates[group] = share * temperature_weights(sizes[group], temperature)
+    if not sizes[rest].sum():
+        raise UserError(f"{given} but the mixture has no real training pairs for the other "
+                        f"{1 - sum(shares.values()):.3g} of the samples; set the ratio to 0 to train on "
+                        "the mixture's pairs by size")
+    rates[rest] = (1 - sum(shares.values())) * temperature_weights(sizes[rest], temperature)
     return rates
 
 

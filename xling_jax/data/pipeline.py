@@ -54,9 +54,9 @@ class PairSource:
 def language_records(dirs: Sequence[mixture.Direction], lang: str, split: str, data_dir: str | None,
                      train_pairs: int = 0):
     """[(dataset ref, record indices)] of the records holding human `lang` text in some direction of
-    `dirs` (each record once, however many directions use it; a back-translated source is no such
-    text; see `pair_index` for `train_pairs`)."""
-    dirs = [d for d in dirs if d.tgt == lang or (d.src == lang and not d.backtranslated)]
+    `dirs` (each record once, however many directions use it; a back-translated source or a distilled
+    target is no such text; see `pair_index` for `train_pairs`)."""
+    dirs = [d for d in dirs if mixture.human_text(d, lang)]
     out = []
     for ref in dict.fromkeys(d.dataset for d in dirs):
         ds = catalog.open_dataset(ref, data_dir)

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from xling_jax.data import mixture
+from xling_jax.data import catalog, mixture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +19,7 @@ class DataPlan:
     train_pairs: int  # data.train_pairs: > 0 keeps a fixed subset of each pair's training records
     temperature: float
     bt_ratio: float
+    distill_ratio: float
 
     @property
     def evaluated(self) -> list[mixture.Direction]:
@@ -42,16 +43,21 @@ class DataPlan:
 
     @functools.cached_property
     def rates(self) -> np.ndarray:
-        """Each direction's training sampling rate (data.temperature, data.bt_ratio; mixture.sampling_rates)."""
-        return mixture.sampling_rates(self.train_counts, [d.backtranslated for d in self.directions],
-                                      self.temperature, self.bt_ratio)
+        """Each direction's training sampling rate (data.temperature, data.bt_ratio, data.distill_ratio;
+        mixture.sampling_rates)."""
+        return mixture.sampling_rates(self.train_counts, [d.kind for d in self.directions], self.temperature,
+                                      {"backtranslated": self.bt_ratio, "distilled": self.distill_ratio})
 
 
 def resolve(data_config, data_dir: str | None = None) -> DataPlan:
     """The plan of `data_config`, with every locally buildable dataset built (into `data_dir`, default
     data.data_dir) and every language code checked."""
     data_dir = mixture.ensure_built(data_config, data_dir)
-    return DataPlan(data_dir=data_dir, directions=tuple(mixture.directions(data_config, data_dir)),
+    directions = tuple(mixture.directions(data_config, data_dir))
+    for ref in dict.fromkeys(d.distilled_from for d in directions if d.distilled):
+        # Where a distilled direction is scored (mixture.evaluated); built already where it was distilled.
+        catalog.ensure_built(ref, data_dir, options=mixture.source_options(data_config, ref))
+    return DataPlan(data_dir=data_dir, directions=directions,
                     monolingual=tuple(mixture.monolingual_files(data_config)),
                     train_pairs=data_config.train_pairs, temperature=data_config.temperature,
-                    bt_ratio=data_config.bt_ratio)
+                    bt_ratio=data_config.bt_ratio, distill_ratio=data_config.get("distill_ratio", 0.0))

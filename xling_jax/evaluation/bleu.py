@@ -105,7 +105,8 @@ def translate_via(translator: Translator, texts: list[str], pivot: str, tgt_lang
 def chosen_directions(data_config, plan: DataPlan, dataset: str | None, pairs, pivot: str | None, tokenizer=None):
     """The directions `pairs` (['es-de', ...]; default: the run's own, from its `plan`) of `dataset` (default:
     the run's only dataset), checked against the dataset and the languages the run knows (the pivot too)."""
-    refs = mixture.dataset_refs(data_config)
+    # The datasets it is scored on (a distilled one's source dataset; see mixture.evaluated).
+    refs = list(dict.fromkeys(d.dataset for d in plan.evaluated)) or mixture.dataset_refs(data_config)
     if not dataset:
         if len(refs) > 1:
             raise UserError(f"--directions: name the dataset (--dataset); this run trains on {', '.join(refs)}")

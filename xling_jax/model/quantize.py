@@ -42,9 +42,6 @@ class Int8:
     def ndim(self):
         return self.values.ndim
 
-    def dequantize(self, dtype=jnp.float32) -> jax.Array:
-        return self.values.astype(dtype) * self.scale.astype(dtype)
-
 
 def quantize(w, contracted: tuple[int, ...], activations: bool = False) -> Int8:
     """Absmax int8 of `w` with one scale per index of the axes not in `contracted`."""
@@ -55,23 +52,15 @@ def quantize(w, contracted: tuple[int, ...], activations: bool = False) -> Int8:
     return Int8(values, scale, activations)
 
 
-def _rows_int8(x_NxK):
-    """Dynamic absmax int8 of each row: (int8 rows, float32 scale per row N x 1)."""
-    x_NxK = x_NxK.astype(jnp.float32)
-    scale_Nx1 = jnp.max(jnp.abs(x_NxK), axis=1, keepdims=True) / 127.0
-    scale_Nx1 = jnp.where(scale_Nx1 > 0, scale_Nx1, 1.0)
-    return jnp.clip(jnp.round(x_NxK / scale_Nx1), -127, 127).astype(jnp.int8), scale_Nx1
-
-
 def product(x_NxK, w: Int8, rhs_contract: int):
     """x (float, N x K) times the 2-D `w` contracted over its axis `rhs_contract`: N x F, float32."""
     dims = (((1,), (rhs_contract,)), ((), ()))
     scale_1xF = w.scale.reshape(1, -1)
     if not w.activations:
         return lax.dot_general(x_NxK.astype(jnp.float32), w.values.astype(jnp.float32), dims) * scale_1xF
-    q_NxK, x_scale_Nx1 = _rows_int8(x_NxK)
-    acc_NxF = lax.dot_general(q_NxK, w.values, dims, preferred_element_type=jnp.int32)
-    return acc_NxF.astype(jnp.float32) * x_scale_Nx1 * scale_1xF
+    x = quantize(x_NxK, (1,))  # dynamic: a scale per row
+    acc_NxF = lax.dot_general(x.values, w.values, dims, preferred_element_type=jnp.int32)
+    return acc_NxF.astype(jnp.float32) * x.scale * scale_1xF
 
 
 def quantize_params(model, params, mode: str, src_BxS=None, tgt_BxT=None):

@@ -127,7 +127,7 @@ def log_directions(plan: data_plan.DataPlan) -> None:
     """The training directions with their pairs and sampling rates (several directions only)."""
     if len(plan.directions) > 1:
         logger.info(f"Directions (train pairs, sampling rate at T={plan.temperature:g}): " + ", ".join(
-            f"{d.key(plan.qualified)}{' (back-translated)' if d.backtranslated else ''} {n:,} {r:.1%}"
+            f"{d.key(plan.qualified)}{' (' + d.kind + ')' if d.kind != 'real' else ''} {n:,} {r:.1%}"
             for d, n, r in zip(plan.directions, plan.train_counts, plan.rates)))
 
 

@@ -63,6 +63,10 @@ def validate(config) -> None:
     if not 0.0 <= d.bt_ratio < 1.0:
         raise UserError(f"data.bt_ratio must be in [0, 1) (the share of back-translated pairs; 0: by size), "
                         f"got {d.bt_ratio}")
+    if not 0.0 <= d.distill_ratio < 1.0 or d.bt_ratio + d.distill_ratio >= 1.0:
+        raise UserError(f"data.distill_ratio must be in [0, 1) (the share of distilled pairs; 0: by size) and "
+                        f"leave real pairs a share (bt_ratio + distill_ratio < 1), got {d.distill_ratio} "
+                        f"with bt_ratio {d.bt_ratio}")
     if not d.pack and (d.bucket_step <= 0 or d.bucket_window <= 0):
         raise UserError("data.bucket_step and data.bucket_window must be positive")
     # Dataset names only: language codes are checked once the datasets are built.

@@ -18,6 +18,12 @@ given (`train` is required); its languages are in the metadata
 kept. `synthetic` (optional) names the language whose side is machine-translated
 (back-translation, see :mod:`xling_jax.decoding.backtranslation`); it is kept in the
 metadata (`info.metadata['synthetic']`) and makes the pipeline tag those sources.
+`distilled` (instead of `train`; see :mod:`xling_jax.decoding.distillation`) maps
+directions `SRC-TGT` to the files of a teacher's translations (a TSV with the columns SRC
+and TGT, or the files SRC and TGT, line-aligned): the train split holds them direction
+after direction (the other languages' fields empty), the
+metadata keeps each direction's record range (`distilled`) and the dataset the sources
+came from (`distilled_from`, whose dev/test references score a student).
 Language codes are normalised (`zh-CN` -> `zh_CN`, see :mod:`xling_jax.data.langcode`).
 What is skipped or repaired and how texts are normalised: :mod:`xling_jax.data.parallel_text.readers`.
 """
@@ -41,7 +47,7 @@ LANGUAGES = None  # dynamic: read them from the built dataset's metadata
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_MAX_CHARS = 2000
-_OPTIONS = {"languages", "max_chars", "synthetic", *SPLITS}
+_OPTIONS = {"languages", "max_chars", "synthetic", "distilled", "distilled_from", *SPLITS}
 
 _DESCRIPTION = """\
 Parallel text from the user's own files: a TSV with one column per language, or
@@ -105,6 +111,25 @@ def _split_files(value, split: str, n: int) -> list[str]:
     return files
 
 
+def _distilled_files(options: dict, languages: list[str]) -> dict[str, list[str]]:
+    """{'SRC-TGT': files} of the `distilled` option (checked), or {} without it."""
+    distilled = options.get("distilled")
+    if not distilled:
+        return {}
+    if options.get("train") or options.get("synthetic"):
+        raise UserError("parallel_text distilled replaces train and has no synthetic side: give one of them")
+    if not isinstance(distilled, dict):
+        raise UserError(f"parallel_text distilled maps directions SRC-TGT to their files, got {distilled!r}")
+    out = {}
+    for direction, value in distilled.items():
+        src, _, tgt = str(direction).partition("-")
+        if src not in languages or tgt not in languages or src == tgt:
+            raise UserError(f"parallel_text distilled direction {direction!r}: write SRC-TGT with two of its "
+                            f"languages ({', '.join(languages)})")
+        out[f"{src}-{tgt}"] = _split_files(value, f"distilled {direction}", 2)
+    return out
+
+
 def read_split(files: list[str], languages: list[str], reader: readers.Reader) -> list[dict]:
     if len(files) == 1:
         lines = reader.tsv(files[0], languages)
@@ -129,7 +154,8 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
     languages = langcode.normalise_all(options["languages"], "parallel_text languages")
     if len(languages) < 2:
         raise UserError(f"parallel_text needs at least two languages, got {', '.join(languages)}")
-    if not options.get("train"):
+    distilled = _distilled_files(options, languages)
+    if not options.get("train") and not distilled:
         raise UserError("parallel_text needs train: a TSV file or one line-aligned file per language")
     max_chars = options.get("max_chars", DEFAULT_MAX_CHARS)
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
@@ -141,19 +167,32 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
             raise UserError(f"parallel_text synthetic {synthetic!r} is not one of its languages "
                             f"({', '.join(languages)})")
     files = {s: _split_files(options[s], s, len(languages)) for s in SPLITS if options.get(s)}
+    parts = {**{f"distilled {d}": paths for d, paths in distilled.items()}, **files}
 
     skipped, repaired = SkipReport(), SkipReport()
     reader = readers.Reader(max_chars, skipped, repaired)
-    splits = {}
-    for split, paths in files.items():
+    read = {}
+    for part, paths in parts.items():
         before = skipped.counts.copy()
-        splits[split] = read_split(paths, languages, reader)
-        if not splits[split]:
+        columns = part.split()[1].split("-") if part.startswith("distilled ") else languages
+        read[part] = [{**dict.fromkeys(languages, ""), **r} for r in read_split(paths, columns, reader)]
+        if not read[part]:
             why = "; ".join(f"{n:,} {r}" for r, n in (skipped.counts - before).most_common(3))
-            raise UserError(f"no usable {split} pairs in {', '.join(paths)}" + (f" ({why})" if why else ""))
+            raise UserError(f"no usable {part} pairs in {', '.join(paths)}" + (f" ({why})" if why else ""))
+    splits = {s: read[s] for s in files}
+    ranges = {}
+    if distilled:
+        splits["train"] = []
+        for d in distilled:
+            ranges[d] = [len(splits["train"]), len(splits["train"]) + len(read[f"distilled {d}"])]
+            splits["train"] += read[f"distilled {d}"]
+        files["train"] = [p for paths in distilled.values() for p in paths]
+        extra = {"distilled": ranges, "distilled_from": str(options.get("distilled_from") or "")}
+    else:
+        extra = {"synthetic": synthetic} if synthetic else {}
 
     metadata = {"files": files, "max_chars": max_chars, "skipped": skipped.to_dict(),
-                "repaired": repaired.to_dict(), **({"synthetic": synthetic} if synthetic else {})}
+                "repaired": repaired.to_dict(), **extra}
     builder = user_build.prepare(ParallelText, data_dir, name, f"parallel text from {', '.join(files['train'])}",
                                  languages=languages, splits=splits, metadata=metadata)
     builder.skipped, builder.repaired = skipped, repaired
