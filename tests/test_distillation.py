@@ -62,6 +62,14 @@ def test_distilled_targets_are_the_teachers_translations(distilled, tmp_path):
         assert len(pairs) == sum(1 for s, t in expected.items() if t and t != s)
 
 
+def test_data_show_says_what_is_distilled(distilled, capsys):
+    data_dir, _, _ = distilled
+    assert main(["data", "show", "parallel_text/kd", "--data_dir", data_dir, "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "distilled: targets translated by a teacher from bible's sources; train records en-es 0-" in out
+    assert "[0] origin: train.en-es.en:" in out
+
+
 def test_distilled_pairs_train_forward_and_are_scored_on_the_source_dataset(distilled):
     data_dir, _, _ = distilled
     c = tiny_config(mixture=("parallel_text/kd:en-es", "bible:es-en"), data_dir=data_dir)

@@ -335,6 +335,18 @@ def test_native_post_ln_export_matches_transformers(tmp_path):
     assert_same_greedy(new_id[out_ids], hf_greedy(model, new_id[src], v - 1), v - 1, 0)
 
 
+def test_many_to_many_export_imports_with_every_direction(tmp_path):
+    """xling's en<->es export names no source language: its import translates both ways (or one, with --src)."""
+    workdir = native_workdir(str(tmp_path / "run"))
+    export_marian(workdir, str(tmp_path / "out"))
+    import_marian(str(tmp_path / "out"), str(tmp_path / "both"))
+    assert load_run(str(tmp_path / "both")).config.data.directions == ("en-es", "es-en")
+    import_marian(str(tmp_path / "out"), str(tmp_path / "en"), src="en")
+    assert load_run(str(tmp_path / "en")).config.data.directions == ("en-es",)
+    with pytest.raises(UserError, match="--src and --tgt are both 'es'"):
+        import_marian(str(tmp_path / "out"), str(tmp_path / "es"), src="es", tgt="es")
+
+
 def test_export_refuses_what_marian_cannot_represent(tmp_path):
     workdir = native_workdir(str(tmp_path / "run"), pre_ln=True, positions="learned")
     with pytest.raises(UserError, match=r"model\.pre_ln=True.*model\.positions='learned'"):

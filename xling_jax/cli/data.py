@@ -93,6 +93,11 @@ def cmd_show(args) -> None:
     print(textwrap.fill(" ".join(first.split()), width=100))
     print(f"languages: {', '.join(ds.languages)}")
     print("records:   " + ", ".join(f"{k} {v:,}" for k, v in sorted(ds.splits.items())))
+    if ds.synthetic:
+        print(f"synthetic: {ds.synthetic} (back-translated sources)")
+    if ds.distilled:
+        print(f"distilled: targets translated by a teacher from {ds.distilled_from or 'an unnamed dataset'}'s "
+              "sources; train records " + ", ".join(f"{d} {a:,}-{b:,}" for d, (a, b) in ds.distilled.items()))
     splits = sorted(ds.splits)
     counts = {s: ds.pair_counts(s) for s in splits}
     pairs = list(counts[splits[0]])

@@ -96,13 +96,19 @@ def model_options(hc: dict) -> dict:
 
 def _directions(vocab: marian_vocab.MarianVocab, src: str | None, tgt: str | None) -> tuple[str, ...]:
     """Directions for config.data (what `xling translate` accepts): --src/--tgt, else tokenizer_config.json's
-    source_lang/target_lang; a multilingual model's targets are its >>xx<< codes."""
+    source_lang/target_lang; a multilingual model's targets are its >>xx<< codes, and where it names no
+    source language (a many-to-many model, as xling exports one) every pair of its codes."""
     src = src or vocab.config.get("source_lang")
-    targets = [tgt] if tgt else vocab.languages() or [vocab.config.get("target_lang")]
+    codes = vocab.languages()
+    if not src and not tgt and len(codes) > 1:
+        return tuple(f"{a}-{b}" for a in codes for b in codes if a != b)
+    targets = [tgt] if tgt else codes or [vocab.config.get("target_lang")]
     if not src or not all(targets):
         raise UserError("the model does not say its languages (tokenizer_config.json has no source_lang/"
                         "target_lang); pass --src and --tgt")
-    return tuple(f"{src}-{t}" for t in targets)
+    if targets == [src]:
+        raise UserError(f"--src and --tgt are both {src!r}")
+    return tuple(f"{src}-{t}" for t in targets if t != src)
 
 
 CONFIG_PY = '''"""Config of the model imported here by `xling import marian` (from {source}).
