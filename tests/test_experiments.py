@@ -78,3 +78,21 @@ def test_prune_experiment_fine_tunes_the_main_job_to_its_sparsity():
     validate(c)
     assert c.init_from.workdir == "runs/bible_en_es" and c.train.prune.sparsity > 0
     assert c.train.prune.start_step < c.train.prune.end_step < c.train.steps
+
+
+def test_distill_experiment_students_are_half_the_teacher():
+    """experiments/distill_bible_en_es.py: valid student configs, half the default model's width, on the
+    references, the distilled pairs, or both half and half (the mechanics are tests/test_distillation.py's)."""
+    from xling_jax.configs.default import get_config as default_config
+    from xling_jax.training.validate import validate
+    path = os.path.join(ROOT, "experiments", "distill_bible_en_es.py")
+    teacher = default_config().model
+    mixtures = {}
+    for student in ("refs", "distilled", "mixed"):
+        c = load_config_file(f"{path}:{student}")
+        validate(c)
+        assert (c.model.emb_dim, c.model.mlp_dim) == (teacher.emb_dim // 2, teacher.mlp_dim // 2)
+        assert c.model.num_layers < teacher.num_layers and c.train.steps == default_config().train.steps
+        mixtures[student] = (c.data.mixture, c.data.distill_ratio)
+    kd = ("parallel_text/bible_kd:en-es", "parallel_text/bible_kd:es-en")
+    assert mixtures == {"refs": ((), 0.0), "distilled": (kd, 0.0), "mixed": (("bible:en-es", *kd), 0.5)}

@@ -1,0 +1,29 @@
+"""The main job's model in Marian's layout, so that it exports to Hugging Face Marian and CTranslate2 and
+comes back as an imported model: what int8 decoding is measured on for an imported model.
+
+Run:      xling train --config experiments/marian_bible_en_es.py --workdir runs/marian_bible
+          xling export marian --workdir runs/marian_bible --out exported/marian_bible
+          xling import marian exported/marian_bible --workdir runs/marian_imported
+          xling eval --workdir runs/marian_imported --split test                # float32
+          cp -r runs/marian_imported runs/marian_int8
+          xling eval --workdir runs/marian_int8 --split test --quantize int8 --compare runs/marian_imported
+          xling bench decode --workdir runs/marian_imported --threads 2 --quantize int8,int8-weights --bf16
+Hardware: 2 CPU cores (AMD EPYC, 2026-12-06): ~11 min of training.
+Expected: see the README's Compression section (measured 2026-12-06).
+
+Post-LN (Marian normalises after each residual) does not train at the default learning rate 4e-3
+(experiments/ablations/pre_ln.py), so this run uses 1e-3 with a longer warmup.
+"""
+from xling_jax.configs.default import get_config as default_config
+
+
+def get_config():
+    c = default_config()
+    c.model.pre_ln = False
+    c.model.positions = "sinusoidal_marian"
+    c.model.activation = "swish"
+    c.model.final_logits_bias = True
+    c.model.layer_norm_eps = 1e-5
+    c.train.learning_rate = 1e-3
+    c.train.warmup_steps = 1000
+    return c
