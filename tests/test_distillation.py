@@ -164,7 +164,7 @@ def test_user_errors(distilled, tmp_path, capsys):
     # Distilled one way, the pairs are refused the other way: the teacher's text would be the source.
     assert main(["distill", "--teacher", teacher, "--directions", "en-es", *[x for kv in base.items() for x in kv],
                  "--out", "kd1", *DECODE]) == 0
-    capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)["mixture_entries"] == ["parallel_text/kd1:en-es"]  # stdout: JSON only
     c = tiny_config(mixture=("parallel_text/kd1:es-en",), data_dir=data_dir)
     with pytest.raises(UserError, match="parallel_text/kd1 is distilled in en-es only"):
         mixture.directions(c.data, data_dir)

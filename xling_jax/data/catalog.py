@@ -19,6 +19,7 @@ import functools
 import importlib
 import os
 import socket
+import sys
 import urllib.parse
 from collections.abc import Sequence
 
@@ -100,6 +101,12 @@ def build(ref: str, data_dir: str | None = None, install: bool = False, options:
 
 
 def _build(ref: str, data_dir: str, install: bool, options: dict | None, manual_dir: str | None) -> str:
+    # TFDS prints its progress to stdout; a command's stdout is its result (JSON), so it goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _build_dataset(ref, data_dir, install, options, manual_dir)
+
+
+def _build_dataset(ref: str, data_dir: str, install: bool, options: dict | None, manual_dir: str | None) -> str:
     family, config = split_ref(ref)
     if family in LOCAL_BUILDERS:
         module = importlib.import_module(LOCAL_BUILDERS[family])

@@ -80,7 +80,6 @@ def distill(run, name: str, sources: dict[mixture.Direction, list[str]], data_di
                 f.writelines(t + "\n" for t in texts)
     ref = f"parallel_text/{name}"
     built = catalog.Dataset(ref, catalog.build(ref, data_dir, options=options))
-    catalog.open_dataset.cache_clear()  # an earlier build of the same name may be cached
     record = {
         "dataset": ref, "data_dir": data_dir, "distilled_from": dataset, "split": split,
         "mixture_entries": [f"{ref}:{d.pair}" for d in dirs],
