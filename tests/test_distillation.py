@@ -161,6 +161,11 @@ def test_user_errors(distilled, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("xling: error: ") and "\n" not in err and message in err, err
     assert not os.path.exists(os.path.join(data_dir, "distilled", "kd2"))
+    # Built by hand, a distilled dataset must name where its sources (and the references) come from.
+    options = dict(json.load(open(os.path.join(data_dir, "distilled", "kd", "distillation.json")))["build_options"])
+    del options["distilled_from"]
+    with pytest.raises(UserError, match="parallel_text distilled needs distilled_from"):
+        catalog.build("parallel_text/kd3", data_dir, options=options)
     # Distilled one way, the pairs are refused the other way: the teacher's text would be the source.
     assert main(["distill", "--teacher", teacher, "--directions", "en-es", *[x for kv in base.items() for x in kv],
                  "--out", "kd1", *DECODE]) == 0

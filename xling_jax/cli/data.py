@@ -96,7 +96,7 @@ def cmd_show(args) -> None:
     if ds.synthetic:
         print(f"synthetic: {ds.synthetic} (back-translated sources)")
     if ds.distilled:
-        print(f"distilled: targets translated by a teacher from {ds.distilled_from or 'an unnamed dataset'}'s "
+        print(f"distilled: targets translated by a teacher from {ds.distilled_from}'s "
               "sources; train records " + ", ".join(f"{d} {a:,}-{b:,}" for d, (a, b) in ds.distilled.items()))
     splits = sorted(ds.splits)
     counts = {s: ds.pair_counts(s) for s in splits}

@@ -113,7 +113,7 @@ def directions(data_config, data_dir: str | None = None) -> list[Direction]:
                 raise UserError(f"data.mixture entry {ref}:{d}: {ref} is distilled in "
                                 f"{', '.join(dataset.distilled)} only (its targets are a teacher's translations, "
                                 "not sources to learn from)")
-            continue  # both_directions does not reverse distilled data
+            continue  # a reverse that both_directions adds but that was not distilled
         synthetic = dataset.synthetic
         if synthetic == tgt:
             if written:

@@ -120,6 +120,9 @@ def _distilled_files(options: dict, languages: list[str]) -> dict[str, list[str]
         raise UserError("parallel_text distilled replaces train and has no synthetic side: give one of them")
     if not isinstance(distilled, dict):
         raise UserError(f"parallel_text distilled maps directions SRC-TGT to their files, got {distilled!r}")
+    if not isinstance(options.get("distilled_from"), str) or not options["distilled_from"].strip():
+        raise UserError("parallel_text distilled needs distilled_from: the dataset the sources came from, whose "
+                        "references score a student (e.g. bible)")
     out = {}
     for direction, value in distilled.items():
         src, _, tgt = str(direction).partition("-")
@@ -187,7 +190,7 @@ def build(data_dir: str, *, install: bool = False, config_name: str, options: di
             ranges[d] = [len(splits["train"]), len(splits["train"]) + len(read[f"distilled {d}"])]
             splits["train"] += read[f"distilled {d}"]
         files["train"] = [p for paths in distilled.values() for p in paths]
-        extra = {"distilled": ranges, "distilled_from": str(options.get("distilled_from") or "")}
+        extra = {"distilled": ranges, "distilled_from": options["distilled_from"].strip()}
     else:
         extra = {"synthetic": synthetic} if synthetic else {}
 
