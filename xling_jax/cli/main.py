@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "references.")
     ds.add_argument("--teacher", required=True, help="workdir of the trained run that translates")
     ds.add_argument("--dataset", required=True, help="the dataset whose sources are translated, e.g. bible")
-    ds.add_argument("--split", default="train", help="whose sources (default: train); they become the train split")
+    ds.add_argument("--split", default="train", help="whose sources (default: train): every pair of it, whatever "
+                                                     "data.train_pairs the teacher had; they become the train split")
     ds.add_argument("--out", required=True, help="dataset name: it becomes parallel_text/NAME (its files: "
                                                  "DATA_DIR/distilled/NAME/)")
     ds.add_argument("--directions", default="", help="comma-separated SRC-TGT (default: the teacher's on --dataset)")
