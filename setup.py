@@ -40,6 +40,8 @@ setuptools.setup(
         "tokenizers>=0.20",
         "huggingface_hub>=0.24",
         "iso639-lang>=2.6",
+        # k-nearest-neighbour search for xling retrieve / mine and the retrieval task's evaluation.
+        "faiss-cpu>=1.8",
     ],
     extras_require={
         # Checking Marian interop against the reference (Transformers, PyTorch on CPU) and CTranslate2;

@@ -96,3 +96,29 @@ def test_distill_experiment_students_are_half_the_teacher():
         mixtures[student] = (c.data.mixture, c.data.distill_ratio)
     kd = ("parallel_text/bible_kd:en-es", "parallel_text/bible_kd:es-en")
     assert mixtures == {"refs": ((), 0.0), "distilled": (kd, 0.0), "mixed": (("bible:en-es", *kd), 0.5)}
+
+
+def test_retrieval_experiments_are_valid_retrieval_runs():
+    """experiments/retrieval_*.py: retrieval runs (the task's mechanics are tests/test_retrieval_task.py's)
+    on one direction per language pair, with negatives from whole batches."""
+    from xling_jax.retrieval.train import check_config
+    for name, pairs in (("retrieval_bible.py", 1), ("retrieval_libreoffice.py", 10)):
+        c = load_config_file(os.path.join(ROOT, "experiments", name))
+        check_config(c)
+        assert c.tasks == ("retrieval:1",) and len(c.data.directions) == pairs and c.train.batch_size >= 32
+        assert len({frozenset(d.split("-")) for d in c.data.directions}) == pairs
+
+
+def test_augmentation_sweep_is_four_configurations_by_three_seeds():
+    """experiments/lowres_augment.py: none, sampling, noise and both on the low-resource base, seeds 0-2."""
+    from xling_jax.sweeps import sweep as sweep_lib
+    from xling_jax.training.validate import validate
+    s = sweep_lib.load(os.path.join(ROOT, "experiments", "lowres_augment.py"))
+    assert len(s.runs) == 12 and len({r.name for r in s.runs}) == 12
+    settings = set()
+    for run in s.runs:
+        c = sweep_lib.run_config(s, run)
+        validate(c)
+        assert c.data.train_pairs == 2000
+        settings.add((c.tokenizer.sampling_alpha > 0, c.data.noise.word_dropout > 0))
+    assert settings == {(False, False), (True, False), (False, True), (True, True)}

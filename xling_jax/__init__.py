@@ -11,7 +11,8 @@ checks it, function-level imports included):
     objectives                  the tasks that turn pairs into training examples (MLM, T5, online BT, ...)
     evaluation                  BLEU/chrF++, significance, attention inspection
     training                    steps, the loop, checkpoints, meshes, loading a trained run
-    sweeps, classification      runs of runs (`xling sweep`, `xling compare`); the classification task
+    sweeps, classification, retrieval  runs of runs (`xling sweep`, `xling compare`); the classification task;
+                                the contrastive retrieval task, retrieval and mining evaluations
     interop                     Marian, Hugging Face and CTranslate2 import/export
     bench                       benchmarks
     cli                         the `xling` command (imports each command lazily, for start-up time)

@@ -15,6 +15,7 @@ from xling_jax.bench.shapes import SHAPES
 from xling_jax.bench.torch_ref import PRECISIONS as TORCH_PRECISIONS
 from xling_jax.cli import attention as cli_attention
 from xling_jax.cli import data as cli_data
+from xling_jax.cli import search as cli_search
 from xling_jax.errors import UserError
 from xling_jax.training import distributed
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     cli_data.add_parsers(sub)
+    cli_search.add_parsers(sub)
 
     train = sub.add_parser("train", help="train (or resume) a model",
                            epilog="Any config key can be set with --config.KEY=VALUE, e.g. --config.train.steps=100")
@@ -326,8 +328,14 @@ def cmd_bench(args, overrides) -> None:
 
 def cmd_train(args, overrides) -> None:
     distributed.initialize(args)
+    from xling_jax.objectives.tasks import is_retrieval
+    config = _load_config(args.config, overrides)
+    if is_retrieval(config.tasks):  # config.tasks = ("retrieval:1",): the contrastive dual-encoder run
+        from xling_jax.retrieval.train import retrieval_and_evaluate
+        retrieval_and_evaluate(config, args.workdir)
+        return
     from xling_jax.training.train import train_and_evaluate
-    train_and_evaluate(_load_config(args.config, overrides), args.workdir)
+    train_and_evaluate(config, args.workdir)
 
 
 def cmd_classify(args, overrides) -> None:
@@ -575,7 +583,7 @@ def _run(argv: list[str]) -> int:
         argv, overrides = _split_config_overrides(argv)
         args = _parser().parse_args(argv)
         # Their stdout is data (translations, scores, JSON): diagnostics must not mix into it.
-        log.info_to("stderr" if args.command in ("translate", "score", "bench") else "stdout")
+        log.info_to("stderr" if args.command in ("translate", "score", "bench") + cli_search.COMMANDS else "stdout")
         if overrides and args.command not in ("train", "classify", "bench", "sweep", "import"):
             raise UserError("--config.KEY=VALUE overrides only apply to `xling train`, `xling classify`, "
                             "`xling sweep`, `xling bench` and `xling import hf`")
@@ -607,6 +615,8 @@ def _run(argv: list[str]) -> int:
             cmd_score(args)
         elif args.command == "export":
             cmd_export(args)
+        elif args.command in cli_search.COMMANDS:
+            cli_search.run(args, _step(args.step), _read_lines)
     except UserError as e:
         print(f"xling: error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)

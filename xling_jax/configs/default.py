@@ -47,12 +47,25 @@ def get_config() -> ml_collections.ConfigDict:
     # Plain-text files "PATH:LANG" (one text per line) for the denoising tasks, beside the monolingual
     # sides of the directions; their languages join the vocabulary (tags, tokenizer training text).
     c.data.monolingual = ()
+    # Noise on the sources of the training translation pairs, per example (data/augment.py; Edunov et al.
+    # 2018's noised back-translation): never on targets, the other tasks' text or evaluation data. Words are
+    # whitespace-separated: a text without spaces (Chinese) is one word.
+    c.data.noise = ml_collections.ConfigDict()
+    c.data.noise.word_dropout = 0.0  # probability of deleting each (whitespace-separated) word
+    c.data.noise.blank = 0.0  # probability of replacing each word by <mask> (word_dropout + blank < 1)
+    c.data.noise.shuffle_k = 0  # local shuffle: no word moves more than k positions (0: off)
+    c.data.noise.only_backtranslated = False  # noise the back-translated pairs alone (noised BT)
 
     c.tokenizer = ml_collections.ConfigDict()
     c.tokenizer.vocab_size = 4000
     c.tokenizer.model_type = "unigram"
     c.tokenizer.max_sentences = 200_000  # sentencepiece input sample size
     c.tokenizer.sentinels = 0  # T5 span-corruption sentinels <extra_id_N> in the vocabulary (<mask> is always there)
+    # Subword regularisation of the training translation pairs (Kudo 2018; data/augment.py): each text's
+    # segmentation drawn from its nbest best with probability ~ exp(alpha * score); unigram vocabularies only.
+    c.tokenizer.sampling_alpha = 0.0  # 0: off (always the best segmentation); e.g. 0.1-0.2 with nbest 64
+    c.tokenizer.nbest = 64  # segmentations sampled from (>= 2)
+    c.tokenizer.sampling_sides = "both"  # the sides sampled: "both", "source" or "target"
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "transformer"  # or "lstm" (model/lstm.py: the lstm_* keys, emb_dim, layers, dropout, embeddings)
@@ -186,6 +199,23 @@ def get_config() -> ml_collections.ConfigDict:
     c.classify.select = "best"  # params scored at the end: "best" (dev accuracy in train_languages) or "last"
     c.classify.eval_batch_size = 64  # texts per prediction batch
 
+    # The contrastive retrieval task (config.tasks = ("retrieval:1",), run by `xling train`; see
+    # xling_jax/retrieval/train.py): a dual encoder (one Embedder for both sides) trained on the pairs of
+    # the data mixture (data.*) with in-batch negatives and an additive margin (LaBSE), scored by P@1 of
+    # dev retrieval; with init_from.workdir it starts from that run's encoder, as classification does.
+    c.retrieval = ml_collections.ConfigDict()
+    c.retrieval.pooling = "mean"  # encoder states -> one vector: "mean" (non-padding tokens) or "first"
+    # Every text, whatever its language, is framed as a source into this one language (its tag, e.g.
+    # <2en>; decoding/embed.py); "": English where the vocabulary has it, else its first language.
+    c.retrieval.tag_language = "en"
+    c.retrieval.margin = 0.3  # subtracted from the cosine of each true pair (additive margin softmax)
+    c.retrieval.scale = 20.0  # cosines times this are the logits (a temperature of 1/20; LaBSE-style)
+    c.retrieval.max_len = 96  # tokens per text (tag and EOS included); longer texts are cut
+    c.retrieval.eval_limit = 1000  # dev and eval_split pairs per language pair (a seeded subset; 0: all)
+    c.retrieval.eval_split = "test"  # "dev" or "test": the split of retrieval_results.json
+    c.retrieval.select = "best"  # params scored at the end: "best" (dev_p1) or "last"
+    c.retrieval.eval_batch_size = 64  # texts per embedding batch in evaluations
+
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # data-parallel size; -1 means the devices fsdp x tensor leave, of all processes
     c.mesh.fsdp = 1  # splits the batch like data, and shards params and optimizer state (see training/mesh.py)
@@ -202,8 +232,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_bleu = True  # also decode dev (config.decode), log BLEU/chrF++, keep the best params in WORKDIR/best
     c.eval_bleu_limit = 0  # dev sentences decoded per direction; 0 = all
     # The evaluators of training/loop.py, each run every `every` steps (0: eval_every) and at the last step:
-    # dev_loss and dev_bleu (with eval_bleu) in translation runs, dev_accuracy in classification runs.
-    c.evals = ml_collections.ConfigDict({name: {"every": 0} for name in ("dev_loss", "dev_bleu", "dev_accuracy")})
+    # dev_loss and dev_bleu (with eval_bleu) in translation runs, dev_accuracy in classification runs, dev_p1
+    # in retrieval runs.
+    c.evals = ml_collections.ConfigDict({name: {"every": 0}
+                                         for name in ("dev_loss", "dev_bleu", "dev_accuracy", "dev_p1")})
 
     # `xling sweep`: after training, each run is scored on this split, its hypotheses and references kept
     # for `xling compare`'s paired bootstrap (experiments/sweep.py).

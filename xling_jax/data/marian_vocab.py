@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import sentencepiece as spm
 
+from xling_jax.data import augment
 from xling_jax.data.sequences import Sequences
 from xling_jax.errors import UserError
 
@@ -61,6 +62,7 @@ class _Side:
     """One side's sentencepiece model and its piece <-> id table."""
 
     def __init__(self, spm_path: str, vocab_path: str):
+        self.spm_path = spm_path
         self.sp = spm.SentencePieceProcessor(model_file=spm_path)
         self.pieces = pieces_by_id(read_json(vocab_path), vocab_path)
         self.ids = {p: i for i, p in enumerate(self.pieces)}
@@ -75,6 +77,10 @@ class _Side:
         except (RuntimeError, UnicodeError):  # lone surrogates cannot cross into C++
             pieces = self.sp.encode([_valid_utf8(t) for t in texts], out_type=str)
         return [self.to_ids(p) for p in pieces]
+
+    def encode_sampled(self, text: str, rng: np.random.Generator, alpha: float, nbest: int) -> list[int]:
+        pieces = augment.sample_segmentation(self.sp, _valid_utf8(text), rng, alpha, nbest)
+        return self.to_ids([p.piece for p in pieces])
 
 
 class MarianVocab(Sequences):
@@ -149,6 +155,21 @@ class MarianVocab(Sequences):
 
     def encode_target(self, text: str) -> list[int]:
         return self.target.encode_batch([text])[0]
+
+    def check_sampling(self) -> None:
+        """A UserError unless both sides' models are unigram ones (subword regularisation)."""
+        for side in (self.source, self.target):
+            kind = augment.model_type(side.sp)
+            if kind != "unigram":
+                raise UserError(f"tokenizer.sampling_alpha > 0 samples segmentations of a unigram sentencepiece "
+                                f"model and {side.spm_path} is a {kind} one: set tokenizer.sampling_alpha=0")
+
+    def encode_sampled(self, text: str, rng: np.random.Generator, alpha: float, nbest: int) -> list[int]:
+        """Source ids of one of `text`'s `nbest` best segmentations, drawn with `rng` (augment.py)."""
+        return self.source.encode_sampled(text, rng, alpha, nbest)
+
+    def encode_target_sampled(self, text: str, rng: np.random.Generator, alpha: float, nbest: int) -> list[int]:
+        return self.target.encode_sampled(text, rng, alpha, nbest)
 
     def pieces(self, ids: Sequence[int], target: bool = False) -> list[str]:
         """The piece of each id in the source vocabulary, or the target one (`target`)."""

@@ -6,15 +6,17 @@ language tag (`tokenizer.source_affixes`; none for a bilingual Marian model, the
 language code for NLLB), then `<BT>` for a back-translated pair (data.bt_tag); both sides end
 with the tokenizer's EOS (mBART-25: followed by the language code).
 """
+import itertools
 import zlib
 from collections.abc import Sequence
 
 import grain
 import numpy as np
 
-from xling_jax.data import bucket, catalog, mixture
+from xling_jax.data import augment, bucket, catalog, mixture
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.plan import DataPlan
+from xling_jax.data.sequences import task_text
 from xling_jax.data.tokenizer import Tokenizer
 
 FEATURES = ("inputs", "targets")
@@ -137,6 +139,48 @@ def encode_example(tokenizer: Tokenizer, ex: dict, bt: int | None = None) -> dic
     tags = [bt] if bt is not None and ex.get("backtranslated") else []
     inputs, = tokenizer.encode_sources([ex["src"]], ex["src_lang"], ex["tgt_lang"], tags)
     targets, = tokenizer.encode_targets([ex["tgt"]], ex["tgt_lang"])
+    return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
+
+
+def augment_mask_id(tokenizer: Tokenizer, options: augment.Options) -> int | None:
+    """Checks that the vocabulary can do what `options` asks (a UserError before anything is compiled,
+    not per example); the `<mask>` id where the noise blanks words."""
+    if options.sampling_alpha > 0:
+        tokenizer.check_sampling()
+    if options.blank:
+        return tokenizer.symbol_id(tokenizer_lib.MASK, "data.noise.blank replaces words by it: set data.noise.blank=0")
+    return None
+
+
+def encode_augmented(tokenizer: Tokenizer, ex: dict, rng: np.random.Generator, options: augment.Options,
+                     bt: int | None = None, mask_id: int | None = None) -> dict:
+    """`encode_example` of a training pair with `options` (data/augment.py) drawn from `rng`: either side's
+    segmentation sampled, and the source (of a back-translated pair alone with only_backtranslated) noised."""
+    def encoder(side: str):
+        if not options.sampled(side):
+            return tokenizer.encode if side == "source" else tokenizer.encode_target
+        sampled = tokenizer.encode_sampled if side == "source" else tokenizer.encode_target_sampled
+        return lambda text: sampled(text, rng, options.sampling_alpha, options.nbest)
+
+    encode = encoder("source")
+    if options.noise and (ex.get("backtranslated") or not options.only_backtranslated):
+        words = augment.noised_words(ex["src"].split(), rng, word_dropout=options.word_dropout,
+                                     blank=options.blank, shuffle_k=options.shuffle_k)
+        # A blanked word is one <mask>; the runs of words between blanks are encoded as texts of their own
+        # (a run's first piece starts with "▁" as it does within the sentence), so that a sampled segmentation
+        # comes from a run's n-best as it would from the sentence's (each word's own would vary far more).
+        text = []
+        for blanked, run in itertools.groupby(words, key=lambda w: w is None):
+            run = list(run)
+            text += [mask_id] * len(run) if blanked else encode(" ".join(run))
+    else:
+        text = encode(ex["src"])
+    prefix, suffix = tokenizer.source_affixes(ex["src_lang"], ex["tgt_lang"])
+    tags = [bt] if bt is not None and ex.get("backtranslated") else []
+    lead = task_text(tokenizer.task_prefix, ex["src_lang"], ex["tgt_lang"])
+    inputs = prefix + tags + (tokenizer.encode(lead) if lead else []) + text + suffix
+    prefix, suffix = tokenizer.target_affixes(ex["tgt_lang"])
+    targets = prefix + encoder("target")(ex["tgt"]) + suffix
     return {"inputs": np.asarray(inputs, np.int32), "targets": np.asarray(targets, np.int32)}
 
 

@@ -42,6 +42,12 @@ class Sequences:
         lead = task_text(self.task_prefix, src_lang, tgt_lang)
         return [prefix + ids + suffix for ids in self.encode_batch([lead + t for t in texts])]
 
+    def check_sampling(self) -> None:
+        """A UserError unless the vocabulary can sample segmentations (`encode_sampled`, subword
+        regularisation): the sentencepiece ones override this."""
+        raise UserError(f"tokenizer.sampling_alpha > 0 samples segmentations of a unigram sentencepiece model, "
+                        f"which the vocabulary of {self.path} is not: set tokenizer.sampling_alpha=0")
+
     def encode_targets(self, texts, tgt_lang: str) -> list[list[int]]:
         prefix, suffix = self.target_affixes(tgt_lang)
         return [prefix + self.encode_target(t) + suffix for t in texts]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import sentencepiece as spm
 
-from xling_jax.data import hf_vocab, marian_vocab
+from xling_jax.data import augment, hf_vocab, marian_vocab
 from xling_jax.data.sequences import Sequences
 from xling_jax.errors import UserError
 
@@ -150,6 +150,20 @@ class Tokenizer(Sequences):
 
     def encode_target(self, text: str) -> list[int]:
         return self.encode(text)
+
+    def check_sampling(self) -> None:
+        """A UserError unless `encode_sampled` can sample: a unigram model (subword regularisation)."""
+        kind = augment.model_type(self.sp)
+        if kind != "unigram":
+            raise UserError(f"tokenizer.sampling_alpha > 0 samples segmentations of a unigram sentencepiece model and "
+                            f"{self.path} is a {kind} one: set tokenizer.sampling_alpha=0, or train a vocabulary "
+                            "with tokenizer.model_type='unigram' (a new workdir)")
+
+    def encode_sampled(self, text: str, rng: np.random.Generator, alpha: float, nbest: int) -> list[int]:
+        """Ids of one of `text`'s `nbest` best segmentations, drawn with `rng` (augment.sample_segmentation)."""
+        return [p.id for p in augment.sample_segmentation(self.sp, _valid_utf8(text), rng, alpha, nbest)]
+
+    encode_target_sampled = encode_sampled
 
     def pieces(self, ids: Sequence[int], target: bool = False) -> list[str]:
         """The sentencepiece piece of each id (one vocabulary for both sides: `target` is ignored)."""

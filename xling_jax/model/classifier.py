@@ -8,24 +8,11 @@ params, so a classifier has no decoder; the head is `classification_head/{kernel
 import dataclasses
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from xling_jax.errors import UserError
+from xling_jax.model.pooling import POOLINGS, pool
 from xling_jax.model.transformer import Transformer, TransformerConfig
-
-# "mean": average of the encoder states of the non-padding tokens; "first": the state of the first
-# token (with a fixed tag in front, a [CLS]-like position that attends to the whole input).
-POOLINGS = ("mean", "first")
-
-
-def pool(x_BxSxD: jax.Array, tokens_BxS: jax.Array, pad_id: int, pooling: str) -> jax.Array:
-    """BxD summary of each row; padding never contributes (an all-padding row pools to zeros)."""
-    if pooling == "first":
-        return x_BxSxD[:, 0]
-    keep_BxSx1 = (tokens_BxS != pad_id)[..., None].astype(jnp.float32)
-    total_BxD = jnp.sum(x_BxSxD.astype(jnp.float32) * keep_BxSx1, axis=1)
-    return total_BxD / jnp.maximum(jnp.sum(keep_BxSx1, axis=1), 1.0)
 
 
 class Classifier(Transformer):

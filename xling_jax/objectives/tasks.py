@@ -3,7 +3,8 @@
 Sequence-to-sequence tasks share the translation pipeline (examples are mixed per example, then
 packed together); each example carries its task index so that the train step can report the
 loss of each task (`nll/NAME` in metrics.jsonl):
-- `translation`: the pairs of the data mixture (`data.*`).
+- `translation`: the pairs of the data mixture (`data.*`), augmented per example where configured
+  (subword sampling, tokenizer.sampling_*; source noise, data.noise.*; see data/augment.py).
 - `mbart`: monolingual text noised by sentence permutation and span masking (objective.mbart_*);
   the source starts with the language's tag, the target is the original text.
 - `t5`: T5 span corruption (objective.t5_*), sentinels from the vocabulary (tokenizer.sentinels).
@@ -22,7 +23,7 @@ import dataclasses
 import grain
 import numpy as np
 
-from xling_jax.data import pipeline
+from xling_jax.data import augment, pipeline
 from xling_jax.data import tokenizer as tokenizer_lib
 from xling_jax.data.plan import DataPlan
 from xling_jax.errors import UserError
@@ -31,6 +32,9 @@ from xling_jax.objectives import denoising, online_bt, xlm
 SEQ2SEQ = ("translation", "mbart", "t5")
 ENCODER = ("mlm", "tlm", "clm")
 TASKS = SEQ2SEQ + ENCODER
+# The contrastive dual-encoder task (xling_jax/retrieval/train.py): a run of its own that `xling train`
+# starts for config.tasks = ("retrieval:1",); it mixes with no other task.
+RETRIEVAL = "retrieval"
 
 
 def parse(entries) -> list[tuple[str, float]]:
@@ -42,6 +46,9 @@ def parse(entries) -> list[tuple[str, float]]:
             value = float(rate) if sep else 1.0
         except ValueError:
             value = -1.0
+        if name == RETRIEVAL and is_retrieval(entries):  # mixed with other tasks: is_retrieval's error
+            raise UserError(f"config.tasks={tuple(entries)} is the retrieval task, a run of its own: `xling train` "
+                            "starts it (xling_jax.retrieval.train.retrieval_and_evaluate from Python)")
         if name not in TASKS:
             raise UserError(f"unknown task {name!r} in config.tasks; choose from {', '.join(TASKS)}")
         if value <= 0:
@@ -55,6 +62,15 @@ def parse(entries) -> list[tuple[str, float]]:
     return [(n, r / total) for n, r in out]
 
 
+def is_retrieval(entries) -> bool:
+    """Whether config.tasks `entries` name the retrieval task; with another task too, a UserError."""
+    names = [entry.partition(":")[0] for entry in entries]
+    if RETRIEVAL in names and len(names) > 1:
+        raise UserError(f"config.tasks={tuple(entries)} mixes {RETRIEVAL!r} with other tasks; a retrieval run "
+                        f"trains alone: config.tasks=('{RETRIEVAL}:1',)")
+    return RETRIEVAL in names
+
+
 def has_encoder_tasks(task_names) -> bool:
     return any(n in ENCODER for n in task_names)
 
@@ -65,6 +81,7 @@ class TaskMix:
     tasks: tuple[tuple[str, float], ...]  # (name, rate), rates summing to 1
     online_bt: bool = False  # online back-translation adds its rows (and its metrics) to the step's
     with_languages: bool = False  # model.num_languages > 0: encoder tasks carry a `languages` feature
+    augmentation: augment.Options = augment.Options()  # of the translation pairs (never the other tasks' text)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -91,9 +108,29 @@ class TaskMix:
 
 
 def resolve(config) -> TaskMix:
-    """The TaskMix of config.tasks (with online_bt.rows and model.num_languages)."""
+    """The TaskMix of config.tasks (with online_bt.rows, model.num_languages and the augmentation keys)."""
     return TaskMix(tuple(parse(config.tasks)), online_bt=online_bt.enabled(config.online_bt),
-                   with_languages=bool(config.model.num_languages))
+                   with_languages=bool(config.model.num_languages), augmentation=augment_options(config))
+
+
+def augment_options(config) -> augment.Options:
+    """The augmentation of the translation pairs: tokenizer.sampling_alpha/nbest/sampling_sides, data.noise.*."""
+    t, n = config.tokenizer, config.data.noise
+    return augment.Options(sampling_alpha=t.sampling_alpha, nbest=t.nbest, sampling_sides=t.sampling_sides,
+                           word_dropout=n.word_dropout, blank=n.blank, shuffle_k=n.shuffle_k,
+                           only_backtranslated=n.only_backtranslated)
+
+
+def translation_pairs(pairs: grain.MapDataset, tokenizer, options: augment.Options, seed: int,
+                      bt_id: int | None = None) -> grain.MapDataset:
+    """The encoded pairs of the translation task, augmented where `options` says so (the vocabulary is
+    checked for it here, before anything is compiled)."""
+    if not options.on:  # the stream as it was before augmentation existed, bit for bit
+        return pairs.map(lambda ex: pipeline.encode_example(tokenizer, ex, bt_id))
+    mask_id = pipeline.augment_mask_id(tokenizer, options)
+    # Each record's rng derives from the seed and its index: fixed by config.seed, resumed exactly.
+    return pairs.random_map(lambda ex, rng: pipeline.encode_augmented(tokenizer, ex, rng, options, bt_id, mask_id),
+                            seed=seed + 5000)
 
 
 def _sentence_ends(tokenizer, ids: list[int]) -> np.ndarray:
@@ -185,9 +222,8 @@ def mix(task_mix: TaskMix, objective, tokenizer, plan: DataPlan, pairs: grain.Ma
 
     With translation alone this is the encoded pair stream (no task feature)."""
     tasks = task_mix.tasks
-    encode = lambda ex: pipeline.encode_example(tokenizer, ex, bt_id)
     if task_mix.translation_only:
-        return pairs.map(encode)
+        return translation_pairs(pairs, tokenizer, task_mix.augmentation, seed, bt_id)
     check(task_mix, tokenizer, plan.monolingual, num_languages, objective.t5_sentinels)
     with_lm = has_encoder_tasks(task_mix.names)
     if with_lm:  # looked up once: the vocabulary scan is too slow per example
@@ -195,7 +231,7 @@ def mix(task_mix: TaskMix, objective, tokenizer, plan: DataPlan, pairs: grain.Ma
     parts = []
     for t, (name, _) in enumerate(tasks):
         if name == "translation":
-            ds = pairs.map(encode)
+            ds = translation_pairs(pairs, tokenizer, task_mix.augmentation, seed, bt_id)
         elif name == "tlm":  # its own shuffle of the pairs, not the translation task's order
             ds = pipeline.mixed_dataset(plan, seed + 3000)
         else:

@@ -142,9 +142,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     data = data_plan.resolve(config.data)  # builds what is missing, checks language codes
     if jax.process_index() == 0:
         log_directions(data)
-    # Params imported from Marian (`xling import`) come without data state: data and seed may still change.
+    # Params imported (`xling import`) come without data state: data, seed and subword sampling may still change.
     imported = checkpoints.imported_only(workdir)
-    workdir_lib.save_config(workdir, config, ("tokenizer", "model") if imported else workdir_lib.FIXED_SECTIONS)
+    fixed = workdir_lib.imported_fixed(config) if imported else workdir_lib.FIXED_SECTIONS
+    workdir_lib.save_config(workdir, config, fixed)
     fine_tune = bool(config.init_from.workdir) and not checkpoints.saved_steps(workdir)
     if fine_tune:
         init_from.adopt_vocabulary(os.path.abspath(os.path.expanduser(config.init_from.workdir)), workdir)

@@ -2,7 +2,7 @@
 import re
 
 from xling_jax.configs.loading import check_schema
-from xling_jax.data import mixture
+from xling_jax.data import augment, mixture
 from xling_jax.errors import UserError
 from xling_jax.model import MODELS, lstm
 from xling_jax.model.transformer import (
@@ -19,7 +19,9 @@ from xling_jax.training.numerics import nan_steps_array
 from xling_jax.training.optimizer import SCHEDULES
 
 
-def validate(config) -> None:
+def validate(config, retrieval: bool = False) -> None:
+    """The shared keys' checks; `retrieval`: the caller is the retrieval run (config.tasks =
+    ("retrieval:1",), whose own keys retrieval/train.py checks), which no other caller accepts."""
     check_schema(config)  # unknown keys and wrong types first: the checks below read the keys
     m, t, d = config.model, config.train, config.data
     positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "train.grad_accum_steps": t.grad_accum_steps,
@@ -40,7 +42,13 @@ def validate(config) -> None:
         _check_lstm(config)
     else:  # the Transformer's own keys
         _check_transformer(config)
-    task_names = [name for name, _ in tasks.parse(config.tasks)]
+    if tasks.is_retrieval(config.tasks) and not retrieval:  # mixed with other tasks: is_retrieval's error
+        raise UserError("config.tasks=('retrieval:1',) is the retrieval task: `xling train` runs it "
+                        "(xling_jax.retrieval.train.retrieval_and_evaluate from Python)")
+    if retrieval and not tasks.is_retrieval(config.tasks):
+        raise UserError(f"retrieval_and_evaluate trains the retrieval task; set config.tasks=('retrieval:1',) "
+                        f"(got {tuple(config.tasks)})")
+    task_names = [] if retrieval else [name for name, _ in tasks.parse(config.tasks)]
     if "t5" in task_names and config.objective.t5_sentinels > config.tokenizer.sentinels:
         raise UserError(f"objective.t5_sentinels={config.objective.t5_sentinels} but the vocabulary has "
                         f"tokenizer.sentinels={config.tokenizer.sentinels}")
@@ -69,8 +77,32 @@ def validate(config) -> None:
                         f"with bt_ratio {d.bt_ratio}")
     if not d.pack and (d.bucket_step <= 0 or d.bucket_window <= 0):
         raise UserError("data.bucket_step and data.bucket_window must be positive")
+    _check_augment(config.tokenizer, d.noise)
     # Dataset names only: language codes are checked once the datasets are built.
     mixture.dataset_refs(d)
+
+
+def _check_augment(tok, noise) -> None:
+    """tokenizer.sampling_* and data.noise.* (data/augment.py)."""
+    if tok.sampling_alpha < 0:
+        raise UserError(f"tokenizer.sampling_alpha must be >= 0 (0: no subword sampling), got {tok.sampling_alpha}")
+    if tok.sampling_alpha > 0 and tok.nbest < 2:
+        raise UserError(f"tokenizer.nbest must be >= 2 (the segmentations sampled from), got {tok.nbest}")
+    if tok.sampling_sides not in augment.SIDES:
+        raise UserError(f"tokenizer.sampling_sides must be one of {', '.join(map(repr, augment.SIDES))}, "
+                        f"got {tok.sampling_sides!r}")
+    if tok.sampling_alpha > 0 and tok.model_type != "unigram":
+        raise UserError(f"tokenizer.sampling_alpha > 0 samples segmentations of a unigram sentencepiece model, not "
+                        f"a {tok.model_type} one: set tokenizer.model_type='unigram' or tokenizer.sampling_alpha=0")
+    for key in ("word_dropout", "blank"):
+        if not 0.0 <= noise[key] < 1.0:
+            raise UserError(f"data.noise.{key} must be in [0, 1) (a probability per word), got {noise[key]}")
+    if noise.word_dropout + noise.blank >= 1.0:
+        raise UserError(f"data.noise.word_dropout + data.noise.blank must be below 1 (each word is dropped, blanked "
+                        f"or kept), got {noise.word_dropout} + {noise.blank}")
+    if noise.shuffle_k < 0:
+        raise UserError(f"data.noise.shuffle_k must be >= 0 (the furthest a word moves; 0: no shuffle), "
+                        f"got {noise.shuffle_k}")
 
 
 def _check_prune(t) -> None:

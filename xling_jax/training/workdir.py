@@ -9,7 +9,10 @@ from xling_jax.errors import UserError
 
 CONFIG_FILE = "config.json"
 # Sections that must match to continue a run; the rest (steps, logging cadence...) may change on resume.
+# The augmentation keys (data.noise.*, tokenizer.sampling_*: data/augment.py) are among them: they change the
+# data stream, which a resumed run continues exactly only with the values it started with.
 FIXED_SECTIONS = ("seed", "data", "tokenizer", "model")
+SAMPLING_KEYS = ("sampling_alpha", "nbest", "sampling_sides")  # of the tokenizer section: data, not vocabulary
 
 
 def prepare(workdir: str) -> str:
@@ -35,6 +38,12 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         saved = loading.from_json(f.read())
     # Keys added to the code after the run was started take their defaults.
     return loading.with_defaults(saved)
+
+
+def imported_fixed(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The keys fixed in a run of imported params without a data state yet: its model and vocabulary, not
+    what it reads (data, seed, the tokenizer's sampling keys)."""
+    return ("model",) + tuple(f"tokenizer.{k}" for k in config.tokenizer if k not in SAMPLING_KEYS)
 
 
 def save_config(workdir: str, config: ml_collections.ConfigDict, fixed=FIXED_SECTIONS) -> None:
