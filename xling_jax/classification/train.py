@@ -211,14 +211,11 @@ def classify_and_evaluate(config, workdir: str) -> dict:
                      evaluators=[loop.Evaluator("dev_accuracy", loop.every(config, "dev_accuracy"), dev_accuracy)], select="dev_accuracy")
     header = (f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s); {len(rows):,} training texts "
               f"({', '.join(cc.train_languages)}), {len(dev_records):,} dev records")
-    start, total = int(state.step), config.train.steps
-    state, _, stopped = loop.run(task, state, workdir, mngr, loop.schedule(config), header=header)
-    if stopped:
+    selected = train_lib.run_and_select(task, state, workdir, mngr, config, header, cc.select, init, init_rng,
+                                        shardings.params)
+    if selected is None:
         return {}
-    if start >= total:
-        logger.info(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
-
-    params, step = _final_params(config, workdir, state, init, init_rng, shardings.params)
+    params, step = selected
     eval_records = _eval_records(records, cc.eval_split, config)
     results = {
         "split": cc.eval_split, "step": step, "select": cc.select, "pooling": cc.pooling,
@@ -239,14 +236,3 @@ def _dev_row(dev: dict, train_languages) -> dict:
     row.update({f"dev_accuracy/{lang}": r["accuracy"] for lang, r in dev.items()})
     return row
 
-
-def _final_params(config, workdir, state, init, init_rng, param_shardings):
-    """(params, step) scored at the end: the last ones, or the best on dev (classify.select)."""
-    if config.classify.select == "last":
-        return state.params, int(state.step)
-    abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                            jax.eval_shape(init, init_rng).params, param_shardings)
-    params, step = checkpoints.restore_params(workdir, abstract, "best")
-    if params is None:  # train.steps=0
-        return state.params, int(state.step)
-    return params, step

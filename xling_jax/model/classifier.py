@@ -5,14 +5,11 @@ params sit at the same paths as a translation run's (`embedding/embedding`, `enc
 `encoder_norm/...`): `training/init_from.py` loads them unchanged. Only the modules it calls get
 params, so a classifier has no decoder; the head is `classification_head/{kernel,bias}`.
 """
-import dataclasses
-
 import flax.linen as nn
 import jax.numpy as jnp
 
-from xling_jax.errors import UserError
-from xling_jax.model.pooling import POOLINGS, pool
-from xling_jax.model.transformer import Transformer, TransformerConfig
+from xling_jax.model.pooling import encoder_config, pool
+from xling_jax.model.transformer import Transformer
 
 
 class Classifier(Transformer):
@@ -37,11 +34,5 @@ class Classifier(Transformer):
 
 def build_classifier(model_config, tokenizer, num_classes: int, pooling: str) -> Classifier:
     """A classifier over `tokenizer`'s vocabulary with the encoder of `model_config` (config.model)."""
-    if model_config.name != "transformer":
-        raise UserError(f"the classifier needs model.name 'transformer', got {model_config.name!r}")
-    if pooling not in POOLINGS:
-        raise UserError(f"classify.pooling must be one of {', '.join(map(repr, POOLINGS))}, got {pooling!r}")
-    cfg = TransformerConfig.from_config(model_config, tokenizer.vocab_size, tokenizer.target_vocab_size)
-    # final_logits_bias is a param of the decoder's output, created in setup: not one the classifier needs.
-    cfg = dataclasses.replace(cfg, final_logits_bias=False, pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id)
+    cfg = encoder_config(model_config, tokenizer, pooling, "the classifier", "classify.pooling")
     return Classifier(cfg, num_classes=num_classes, pooling=pooling)

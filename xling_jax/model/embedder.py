@@ -4,13 +4,10 @@ Like `Classifier`, `Embedder` subclasses `Transformer` so that its params sit at
 encoder paths (`embedding/embedding`, `encoder_0/...`, `encoder_norm/...`): `init_from` loads them,
 and a retrieval run's params are a translation run's encoder. It has no decoder and no head.
 """
-import dataclasses
-
 import jax.numpy as jnp
 
-from xling_jax.errors import UserError
-from xling_jax.model.pooling import POOLINGS, normalize, pool
-from xling_jax.model.transformer import Transformer, TransformerConfig
+from xling_jax.model.pooling import encoder_config, normalize, pool
+from xling_jax.model.transformer import Transformer
 
 
 class Embedder(Transformer):
@@ -24,10 +21,5 @@ class Embedder(Transformer):
 
 def build_embedder(model_config, tokenizer, pooling: str) -> Embedder:
     """An embedder over `tokenizer`'s vocabulary with the encoder of `model_config` (config.model)."""
-    if model_config.name != "transformer":
-        raise UserError(f"a retrieval run needs model.name 'transformer' (its encoder), got {model_config.name!r}")
-    if pooling not in POOLINGS:
-        raise UserError(f"pooling must be one of {', '.join(map(repr, POOLINGS))}, got {pooling!r}")
-    cfg = TransformerConfig.from_config(model_config, tokenizer.vocab_size, tokenizer.target_vocab_size)
-    cfg = dataclasses.replace(cfg, final_logits_bias=False, pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id)
+    cfg = encoder_config(model_config, tokenizer, pooling, "a retrieval run", "retrieval.pooling")
     return Embedder(cfg, pooling=pooling)

@@ -1,6 +1,11 @@
 """Encoder states -> one vector per row: the classifier's input and the sentence embedding."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+
+from xling_jax.errors import UserError
+from xling_jax.model.transformer import TransformerConfig
 
 # "mean": average of the encoder states of the non-padding tokens; "first": the state of the first
 # token (with a fixed tag in front, a [CLS]-like position that attends to the whole input).
@@ -26,3 +31,15 @@ def sentence_vectors(model, params, tokens_BxS: jax.Array, pooling: str) -> jax.
     Transformer, LSTM, classifier, embedder). Rows must not be packed: one text per row."""
     x_BxSxD = model.apply({"params": params}, tokens_BxS, method=type(model).encode)
     return normalize(pool(x_BxSxD, tokens_BxS, model.cfg.pad_id, pooling))
+
+
+def encoder_config(model_config, tokenizer, pooling: str, who: str, pooling_key: str) -> TransformerConfig:
+    """The TransformerConfig of a pooled encoder (classifier, embedder) over `tokenizer`'s vocabulary, after
+    one-line errors for another model family or pooling; `who`, `pooling_key`: names for those errors."""
+    if model_config.name != "transformer":
+        raise UserError(f"{who} needs model.name 'transformer' (its encoder), got {model_config.name!r}")
+    if pooling not in POOLINGS:
+        raise UserError(f"{pooling_key} must be one of {', '.join(map(repr, POOLINGS))}, got {pooling!r}")
+    cfg = TransformerConfig.from_config(model_config, tokenizer.vocab_size, tokenizer.target_vocab_size)
+    # final_logits_bias is a param of the decoder's output, created in setup: not one an encoder needs.
+    return dataclasses.replace(cfg, final_logits_bias=False, pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id)

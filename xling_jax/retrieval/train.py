@@ -173,19 +173,6 @@ def _check_tag_language(config, workdir: str, plan: data_plan.DataPlan) -> None:
                             f"{tag!r}); it knows {', '.join(tokenizer.languages()) or 'no language tags'}") from None
 
 
-def _resume_or_init(config, workdir, mngr, init, init_rng, fine_tune: bool, sharding, data_iter):
-    """The latest checkpoint's state and data position, else a new state (init_from's encoder loaded
-    into it when `fine_tune`). Every process reads the whole stream (not packed): any process count resumes."""
-    if mngr.latest_step() is not None or checkpoints.saved_steps(workdir):
-        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter)
-        logger.info(f"Resuming from step {int(state.step)} in {workdir}")
-        return state
-    state = init(init_rng)
-    if fine_tune:
-        state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir), sharding))
-    return state
-
-
 def retrieval_and_evaluate(config, workdir: str) -> dict:
     """Trains (or resumes) and evaluates; returns what it writes to WORKDIR/retrieval_results.json
     ({} where a stop signal ended the run early)."""
@@ -236,7 +223,9 @@ def retrieval_and_evaluate(config, workdir: str) -> dict:
     data_iter = Prefetch(stream, lambda b: mesh_lib.global_batch(b, mesh), size=config.data.prefetch)
     mngr = checkpoints.manager(workdir, config.keep_checkpoints, cleanup=True)
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-    state = _resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params, data_iter)
+    # Every process reads the whole stream (its rows of each global batch): any process count resumes it.
+    state = train_lib.resume_or_init(config, workdir, mngr, init, init_rng, fine_tune, shardings.params, data_iter,
+                                     packed=False)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     encoder = embed.Encoder(model, state.params, tokenizer, rc.pooling, tag_lang, rc.eval_batch_size)
 
@@ -253,14 +242,11 @@ def retrieval_and_evaluate(config, workdir: str) -> dict:
     header = (f"{n_params / 1e6:.1f}M params on {mesh.devices.size} device(s); retrieval on "
               f"{sum(plan.train_counts):,} training pairs, batches of {config.train.batch_size}; dev P@1 in "
               f"{', '.join(d.key(plan.qualified) for d in directions)}")
-    start, total = int(state.step), config.train.steps
-    state, _, stopped = loop.run(task, state, workdir, mngr, loop.schedule(config), header=header)
-    if stopped:
+    selected = train_lib.run_and_select(task, state, workdir, mngr, config, header, rc.select, init, init_rng,
+                                        shardings.params)
+    if selected is None:
         return {}
-    if start >= total:
-        logger.info(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
-
-    params, step = _final_params(config, workdir, state, init, init_rng, shardings.params)
+    params, step = selected
     rows = score(encoder, params, directions, plan, rc.eval_split, rc.eval_limit)
     results = {"split": rc.eval_split, "step": step, "select": rc.select, "pooling": rc.pooling,
                "tag_language": tag_lang, "score": SCORE, "p1": _mean(rows, SCORE), "p1_cosine": _mean(rows, "cosine"),
@@ -281,14 +267,3 @@ def format_table(results: dict) -> str:
     lines.append(f"  mean: cosine {results['p1_cosine']:.1%}, margin {results['p1']:.1%}")
     return "\n".join(lines)
 
-
-def _final_params(config, workdir, state, init, init_rng, param_shardings):
-    """(params, step) scored at the end: the last ones, or the best on dev (retrieval.select)."""
-    if config.retrieval.select == "last":
-        return state.params, int(state.step)
-    abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                            jax.eval_shape(init, init_rng).params, param_shardings)
-    params, step = checkpoints.restore_params(workdir, abstract, "best")
-    if params is None:  # no evaluation has run (a run stopped before its first)
-        return state.params, int(state.step)
-    return params, step

@@ -58,17 +58,40 @@ def train_tokenizer(config, workdir: str, sentences: list[str], languages) -> No
     _sync("tokenizer")
 
 
-def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, sharding, data_iter=None):
+def resume_or_init(config, workdir: str, mngr, init, init_rng, fine_tune: bool, sharding, data_iter=None,
+                   packed: bool | None = None):
     """The state of WORKDIR's latest checkpoint (and `data_iter`'s position), else a new one, with
-    init_from's params loaded into it when `fine_tune`."""
+    init_from's params loaded into it when `fine_tune`. `packed` (default data.pack): whether each process
+    reads its own share of the examples (then the data state is per process count)."""
     if mngr.latest_step() is not None or checkpoints.saved_steps(workdir):
-        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter, packed=config.data.pack)
+        packed = config.data.pack if packed is None else packed
+        state = checkpoints.restore(mngr, jax.eval_shape(init, init_rng), data_iter, packed=packed)
         logger.info(f"Resuming from step {int(state.step)} in {workdir}")
         return state
     state = init(init_rng)
     if fine_tune:
         state = state.replace(params=jax.device_put(init_from.restore_into(state.params, config, workdir), sharding))
     return state
+
+
+def run_and_select(task: loop.Task, state, workdir: str, mngr, config, header: str, select: str, init, init_rng,
+                   param_shardings):
+    """Runs `task` to train.steps with the loop, then returns (params, step) to score: the last ones
+    (`select`="last") or WORKDIR/best's (else the last, where no evaluation kept any); None where a stop
+    signal ended the run early. For the tasks that score a final split themselves (classification,
+    retrieval)."""
+    start, total = int(state.step), config.train.steps
+    state, _, stopped = loop.run(task, state, workdir, mngr, loop.schedule(config), header=header)
+    if stopped:
+        return None
+    if start >= total:
+        logger.info(f"{workdir} is already trained to step {start} (train.steps={total}); evaluating it.")
+    if select == "last":
+        return state.params, int(state.step)
+    abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                            jax.eval_shape(init, init_rng).params, param_shardings)
+    params, step = checkpoints.restore_params(workdir, abstract, "best")
+    return (state.params, int(state.step)) if params is None else (params, step)
 
 
 def _sync(name: str) -> None:
