@@ -2,7 +2,8 @@
 
 Run:      xling sweep experiments/lowres_augment.py --root runs/lowres_augment
           xling compare runs/lowres_augment --baseline runs/lowres_augment/sampling_alpha=0.0,word_dropout=0.0,blank=0.0,shuffle_k=0,seed=0
-Hardware: 12 runs of 4-6 minutes on 2 CPU cores, each then scored on the 903 test verses (greedy).
+Hardware: 12 runs of 4-8 minutes on 2 CPU cores, each then scored on the 903 test verses (greedy): the
+          sweep took 77 minutes, sharing the cores with other jobs.
 Expected: see experiments/lowres_en_es.py ("Augmentation").
 
 The base is experiments/lowres_en_es.py (2,000 Bible pairs en->es, from scratch). The four
