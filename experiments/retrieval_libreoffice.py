@@ -17,25 +17,19 @@ Pairs: the 10 language pairs of the five languages, one direction each (a dual e
 sides the same way), sampled by size; 64 pairs a step. Dev P@1 (which keeps WORKDIR/best) is scored
 on 300 dev pairs of each language pair.
 """
-from xling_jax.configs.default import get_config as default_config
+import os
+
+from xling_jax.configs.loading import load_config_file
 
 LANGUAGES = ("en", "de", "es", "fr", "zh")
 
 
 def get_config():
-    c = default_config()
-    c.tasks = ("retrieval:1",)
+    # The Bible experiment's training and loss settings (batch 64, 1,000 steps, lr 1e-3, dropout 0.1).
+    c = load_config_file(os.path.join(os.path.dirname(__file__), "retrieval_bible.py"))
     c.data.name = "libreoffice_help"
     c.data.directions = tuple(f"{a}-{b}" for i, a in enumerate(LANGUAGES) for b in LANGUAGES[i + 1:])
     c.tokenizer.vocab_size = 8000  # the translation run's (init_from copies its vocabulary anyway)
-    c.train.batch_size = 64
-    c.train.steps = 1000
-    c.train.warmup_steps = 100
-    c.train.learning_rate = 1e-3
-    c.train.label_smoothing = 0.0
-    c.model.dropout_rate = 0.1
-    c.checkpoint_every = 250
-    c.eval_every = 250
     c.retrieval.max_len = 64
     c.retrieval.eval_limit = 300
     return c

@@ -45,7 +45,6 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     cli_data.add_parsers(sub)
-    cli_search.add_parsers(sub)
 
     train = sub.add_parser("train", help="train (or resume) a model",
                            epilog="Any config key can be set with --config.KEY=VALUE, e.g. --config.train.steps=100")
@@ -145,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_decode_flags(ev)
 
     cli_attention.add_parser(sub, _add_decode_flags)
+    cli_search.add_parsers(sub)
 
     sw = sub.add_parser("sweep", help="run a sweep (train, then score on final_eval.split) or print one "
                                       "command per run",

@@ -110,7 +110,10 @@ def cmd_embed(args, read_lines) -> None:
     encoder = _encoder(args)
     lines = read_lines(args.input)
     vectors = _progress(len(lines), lambda p: encoder(lines, args.lang, p), "embedding")
-    _write_atomic(args.out, lambda tmp: np.save(open(tmp, "wb"), vectors))
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, vectors)
+    _write_atomic(args.out, write)
     print(json.dumps({"out": args.out, "sentences": len(lines), "dim": int(vectors.shape[1]),
                       "pooling": encoder.pooling, "tag": encoder.tag_lang}))
 
@@ -148,7 +151,10 @@ def cmd_retrieve(args) -> None:
                        "pooling": encoder.pooling, "tag": encoder.tag_lang, "k": args.k,
                        "candidates": args.candidates, "directions": results}, indent=1)
     if args.out:
-        _write_atomic(args.out, lambda tmp: open(tmp, "w", encoding="utf-8").write(text + "\n"))
+        def write(tmp):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        _write_atomic(args.out, write)
     print(text)
     print(f"{'direction':<10}{'n':>7}{'P@1 cos':>9}{'margin':>8}   (forward, SRC finds TGT)", file=sys.stderr)
     for d, r in results.items():
